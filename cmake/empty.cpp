@@ -1,0 +1,1 @@
+// Placeholder translation unit: a library whose folder has no sources yet still links.
