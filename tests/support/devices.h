@@ -1,0 +1,28 @@
+// FER_CUDA_TEST_CASE(name, tags): one test body registered for the CUDA simulator and, in builds
+// with nvcc, for a real GPU:
+//   "<name> (cuda-sim)" tagged [cuda-sim]   runs everywhere (CI)
+//   "<name> (cuda)"     tagged [cuda]       needs a GPU; scripts/test.sh excludes it, and
+//                                           benchmarks/gpu_check.sh runs it on the device.
+// The body receives `device`, the fer::Device to test against the cpu reference.
+#pragma once
+#include <catch2/catch.hpp>
+
+#include "engine/tensor.h"
+
+#define FER_CAT2_(a, b) a##b
+#define FER_CAT_(a, b) FER_CAT2_(a, b)
+
+#ifdef FER_WITH_CUDA
+#define FER_CUDA_TEST_CASE_GPU_(fn, name, tags) \
+  TEST_CASE(name " (cuda)", tags "[cuda]") { fn(::fer::Device::CUDA); }
+#else
+#define FER_CUDA_TEST_CASE_GPU_(fn, name, tags)
+#endif
+
+#define FER_CUDA_TEST_CASE_IMPL_(fn, name, tags)                              \
+  static void fn(::fer::Device device);                                       \
+  TEST_CASE(name " (cuda-sim)", tags "[cuda-sim]") { fn(::fer::Device::CUDASim); } \
+  FER_CUDA_TEST_CASE_GPU_(fn, name, tags)                                     \
+  static void fn([[maybe_unused]] ::fer::Device device)
+
+#define FER_CUDA_TEST_CASE(name, tags) FER_CUDA_TEST_CASE_IMPL_(FER_CAT_(fer_cuda_test_, __LINE__), name, tags)
