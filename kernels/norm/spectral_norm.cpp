@@ -1,0 +1,112 @@
+// Spectral normalization on the CPU. See norm.h for the layout and the contract.
+//
+// Forward: power iteration on W [rows, cols] with the persistent left vector u:
+//   v = normalize(W^T u), u = normalize(W v)   (power_iterations times, training only),
+//   sigma = u^T W v,  y = W / sigma.
+// Backward, with u and v held constant (as PyTorch does): sigma = u^T W v gives
+// d sigma / dW = u v^T, so for y = W / sigma and upstream gradient G
+//   dW = G / sigma - (sum(G * W) / sigma^2) u v^T.
+// When v = normalize(W^T u) (eval, fixed u) this is also the exact gradient: u^T W = sigma v^T
+// and v^T dv = 0 for a unit v, so the terms through dv/dW vanish.
+//
+// Threads: none. _cpu calls _ref<float>: the op is a few matrix-vector products over the weight
+// (at most 512 x 4096 in the models), negligible next to the convolution that consumes it.
+// Sums accumulate in double.
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/norm/norm.h"
+
+namespace fer {
+
+namespace {
+
+// out = W^T a  (a [rows], out [cols]), then normalized.
+template <typename T>
+void normalized_wt_times(const T* w, const T* a, T* out, const SpectralShape& s, double eps) {
+  double norm_sq = 0;
+  for (int64_t j = 0; j < s.cols; ++j) {
+    double acc = 0;
+    for (int64_t i = 0; i < s.rows; ++i) acc += static_cast<double>(w[i * s.cols + j]) * a[i];
+    out[j] = static_cast<T>(acc);
+    norm_sq += acc * acc;
+  }
+  const double scale = 1.0 / std::max(std::sqrt(norm_sq), eps);
+  for (int64_t j = 0; j < s.cols; ++j) out[j] = static_cast<T>(out[j] * scale);
+}
+
+// Row i of W times b (b [cols]).
+template <typename T>
+double row_dot(const T* w, const T* b, int64_t i, const SpectralShape& s) {
+  double acc = 0;
+  for (int64_t j = 0; j < s.cols; ++j) acc += static_cast<double>(w[i * s.cols + j]) * b[j];
+  return acc;
+}
+
+// out = normalize(W b)  (b [cols], out [rows]).
+template <typename T>
+void normalized_w_times(const T* w, const T* b, T* out, const SpectralShape& s, double eps) {
+  double norm_sq = 0;
+  for (int64_t i = 0; i < s.rows; ++i) {
+    const double acc = row_dot(w, b, i, s);
+    out[i] = static_cast<T>(acc);
+    norm_sq += acc * acc;
+  }
+  const double scale = 1.0 / std::max(std::sqrt(norm_sq), eps);
+  for (int64_t i = 0; i < s.rows; ++i) out[i] = static_cast<T>(out[i] * scale);
+}
+
+}  // namespace
+
+template <typename T>
+void spectral_normalize_forward_ref(const T* w, T* u, T* v, T* sigma, T* y, const SpectralShape& shape,
+                                    const SpectralConfig& config) {
+  const int iterations = config.training ? config.power_iterations : 0;
+  for (int it = 0; it < iterations; ++it) {
+    normalized_wt_times(w, u, v, shape, config.eps);
+    normalized_w_times(w, v, u, shape, config.eps);
+  }
+  if (iterations == 0) normalized_wt_times(w, u, v, shape, config.eps);
+  double s = 0;
+  for (int64_t i = 0; i < shape.rows; ++i) s += u[i] * row_dot(w, v, i, shape);
+  *sigma = static_cast<T>(s);
+  const int64_t n = shape.rows * shape.cols;
+  for (int64_t k = 0; k < n; ++k) y[k] = static_cast<T>(w[k] / s);
+}
+
+void spectral_normalize_forward_cpu(const float* w, float* u, float* v, float* sigma, float* y,
+                                    const SpectralShape& shape, const SpectralConfig& config) {
+  spectral_normalize_forward_ref<float>(w, u, v, sigma, y, shape, config);
+}
+
+template <typename T>
+void spectral_normalize_backward_ref(const T* w, const T* u, const T* v, const T* sigma, const T* dy, T* dw,
+                                     const SpectralShape& shape) {
+  const int64_t n = shape.rows * shape.cols;
+  double g_dot_w = 0;
+  for (int64_t k = 0; k < n; ++k) g_dot_w += static_cast<double>(dy[k]) * w[k];
+  const double s = *sigma;
+  const double rank_one_scale = g_dot_w / (s * s);
+  for (int64_t i = 0; i < shape.rows; ++i)
+    for (int64_t j = 0; j < shape.cols; ++j) {
+      const int64_t k = i * shape.cols + j;
+      dw[k] = static_cast<T>(dy[k] / s - rank_one_scale * u[i] * v[j]);
+    }
+}
+
+void spectral_normalize_backward_cpu(const float* w, const float* u, const float* v, const float* sigma,
+                                     const float* dy, float* dw, const SpectralShape& shape) {
+  spectral_normalize_backward_ref<float>(w, u, v, sigma, dy, dw, shape);
+}
+
+template void spectral_normalize_forward_ref<float>(const float*, float*, float*, float*, float*,
+                                                    const SpectralShape&, const SpectralConfig&);
+template void spectral_normalize_forward_ref<double>(const double*, double*, double*, double*, double*,
+                                                     const SpectralShape&, const SpectralConfig&);
+template void spectral_normalize_backward_ref<float>(const float*, const float*, const float*, const float*,
+                                                     const float*, float*, const SpectralShape&);
+template void spectral_normalize_backward_ref<double>(const double*, const double*, const double*,
+                                                      const double*, const double*, double*,
+                                                      const SpectralShape&);
+
+}  // namespace fer

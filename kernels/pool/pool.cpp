@@ -1,0 +1,171 @@
+// Pooling on the CPU: the reference (_ref<T>) and the OpenMP path (_cpu). See pool.h for the
+// layout, the padding rules and what the backward writes.
+#include <cstring>
+
+#include "kernels/pool/pool.h"
+
+namespace fer {
+
+namespace {
+
+// Runs plane(p) for p in [0, planes), split across OpenMP threads when `parallel`.
+template <typename F>
+void for_each_plane(int64_t planes, bool parallel, F&& plane) {
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int64_t p = 0; p < planes; ++p) plane(p);
+}
+
+// Calls cell(i) for the in-plane index i of every unpadded cell of window (oh, ow), row-major.
+template <typename F>
+void for_each_window_cell(const PoolShape& s, int64_t oh, int64_t ow, F&& cell) {
+  const int64_t h0 = oh * s.stride - s.padding, w0 = ow * s.stride - s.padding;
+  for (int64_t h = h0; h < h0 + s.kernel; ++h) {
+    if (h < 0 || h >= s.height) continue;
+    for (int64_t w = w0; w < w0 + s.kernel; ++w) {
+      if (w >= 0 && w < s.width) cell(h * s.width + w);
+    }
+  }
+}
+
+// In-plane index of the first maximum of window (oh, ow). Padding <= kernel / 2 (checked by the
+// op) leaves at least one unpadded cell in every window.
+template <typename T>
+int64_t window_argmax(const T* plane, const PoolShape& s, int64_t oh, int64_t ow) {
+  int64_t best = -1;
+  for_each_window_cell(s, oh, ow, [&](int64_t i) {
+    if (best < 0 || plane[i] > plane[best]) best = i;
+  });
+  return best;
+}
+
+int64_t plane_size(const PoolShape& s) { return s.height * s.width; }
+int64_t out_plane_size(const PoolShape& s) { return s.out_height * s.out_width; }
+
+template <typename T>
+void max_pool2d_forward_impl(const T* x, T* y, const PoolShape& s, bool parallel) {
+  for_each_plane(s.batch * s.channels, parallel, [&](int64_t p) {
+    const T* xp = x + p * plane_size(s);
+    T* yp = y + p * out_plane_size(s);
+    for (int64_t oh = 0; oh < s.out_height; ++oh)
+      for (int64_t ow = 0; ow < s.out_width; ++ow) yp[oh * s.out_width + ow] = xp[window_argmax(xp, s, oh, ow)];
+  });
+}
+
+template <typename T>
+void max_pool2d_backward_impl(const T* x, const T* dy, T* dx, const PoolShape& s, bool parallel) {
+  for_each_plane(s.batch * s.channels, parallel, [&](int64_t p) {
+    const T* xp = x + p * plane_size(s);
+    const T* dyp = dy + p * out_plane_size(s);
+    T* dxp = dx + p * plane_size(s);
+    std::memset(dxp, 0, sizeof(T) * static_cast<size_t>(plane_size(s)));
+    for (int64_t oh = 0; oh < s.out_height; ++oh)
+      for (int64_t ow = 0; ow < s.out_width; ++ow) dxp[window_argmax(xp, s, oh, ow)] += dyp[oh * s.out_width + ow];
+  });
+}
+
+template <typename T>
+void avg_pool2d_forward_impl(const T* x, T* y, const PoolShape& s, bool parallel) {
+  const double window = static_cast<double>(s.kernel * s.kernel);
+  for_each_plane(s.batch * s.channels, parallel, [&](int64_t p) {
+    const T* xp = x + p * plane_size(s);
+    T* yp = y + p * out_plane_size(s);
+    for (int64_t oh = 0; oh < s.out_height; ++oh)
+      for (int64_t ow = 0; ow < s.out_width; ++ow) {
+        double sum = 0;
+        for_each_window_cell(s, oh, ow, [&](int64_t i) { sum += xp[i]; });
+        yp[oh * s.out_width + ow] = static_cast<T>(sum / window);
+      }
+  });
+}
+
+template <typename T>
+void avg_pool2d_backward_impl(const T* dy, T* dx, const PoolShape& s, bool parallel) {
+  const double window = static_cast<double>(s.kernel * s.kernel);
+  for_each_plane(s.batch * s.channels, parallel, [&](int64_t p) {
+    const T* dyp = dy + p * out_plane_size(s);
+    T* dxp = dx + p * plane_size(s);
+    std::memset(dxp, 0, sizeof(T) * static_cast<size_t>(plane_size(s)));
+    for (int64_t oh = 0; oh < s.out_height; ++oh)
+      for (int64_t ow = 0; ow < s.out_width; ++ow) {
+        const T share = static_cast<T>(dyp[oh * s.out_width + ow] / window);
+        for_each_window_cell(s, oh, ow, [&](int64_t i) { dxp[i] += share; });
+      }
+  });
+}
+
+template <typename T>
+void global_avg_pool_forward_impl(const T* x, T* y, const GlobalPoolShape& s, bool parallel) {
+  for_each_plane(s.planes, parallel, [&](int64_t p) {
+    double sum = 0;
+    for (int64_t i = 0; i < s.spatial; ++i) sum += x[p * s.spatial + i];
+    y[p] = static_cast<T>(sum / static_cast<double>(s.spatial));
+  });
+}
+
+template <typename T>
+void global_avg_pool_backward_impl(const T* dy, T* dx, const GlobalPoolShape& s, bool parallel) {
+  for_each_plane(s.planes, parallel, [&](int64_t p) {
+    const T share = static_cast<T>(dy[p] / static_cast<double>(s.spatial));
+    for (int64_t i = 0; i < s.spatial; ++i) dx[p * s.spatial + i] = share;
+  });
+}
+
+}  // namespace
+
+template <typename T>
+void max_pool2d_forward_ref(const T* x, T* y, const PoolShape& shape) {
+  max_pool2d_forward_impl(x, y, shape, false);
+}
+void max_pool2d_forward_cpu(const float* x, float* y, const PoolShape& shape) {
+  max_pool2d_forward_impl(x, y, shape, true);
+}
+template <typename T>
+void max_pool2d_backward_ref(const T* x, const T* dy, T* dx, const PoolShape& shape) {
+  max_pool2d_backward_impl(x, dy, dx, shape, false);
+}
+void max_pool2d_backward_cpu(const float* x, const float* dy, float* dx, const PoolShape& shape) {
+  max_pool2d_backward_impl(x, dy, dx, shape, true);
+}
+
+template <typename T>
+void avg_pool2d_forward_ref(const T* x, T* y, const PoolShape& shape) {
+  avg_pool2d_forward_impl(x, y, shape, false);
+}
+void avg_pool2d_forward_cpu(const float* x, float* y, const PoolShape& shape) {
+  avg_pool2d_forward_impl(x, y, shape, true);
+}
+template <typename T>
+void avg_pool2d_backward_ref(const T* dy, T* dx, const PoolShape& shape) {
+  avg_pool2d_backward_impl(dy, dx, shape, false);
+}
+void avg_pool2d_backward_cpu(const float* dy, float* dx, const PoolShape& shape) {
+  avg_pool2d_backward_impl(dy, dx, shape, true);
+}
+
+template <typename T>
+void global_avg_pool_forward_ref(const T* x, T* y, const GlobalPoolShape& shape) {
+  global_avg_pool_forward_impl(x, y, shape, false);
+}
+void global_avg_pool_forward_cpu(const float* x, float* y, const GlobalPoolShape& shape) {
+  global_avg_pool_forward_impl(x, y, shape, true);
+}
+template <typename T>
+void global_avg_pool_backward_ref(const T* dy, T* dx, const GlobalPoolShape& shape) {
+  global_avg_pool_backward_impl(dy, dx, shape, false);
+}
+void global_avg_pool_backward_cpu(const float* dy, float* dx, const GlobalPoolShape& shape) {
+  global_avg_pool_backward_impl(dy, dx, shape, true);
+}
+
+#define FER_POOL_INSTANTIATE(T)                                                            \
+  template void max_pool2d_forward_ref<T>(const T*, T*, const PoolShape&);                 \
+  template void max_pool2d_backward_ref<T>(const T*, const T*, T*, const PoolShape&);      \
+  template void avg_pool2d_forward_ref<T>(const T*, T*, const PoolShape&);                 \
+  template void avg_pool2d_backward_ref<T>(const T*, T*, const PoolShape&);                \
+  template void global_avg_pool_forward_ref<T>(const T*, T*, const GlobalPoolShape&);      \
+  template void global_avg_pool_backward_ref<T>(const T*, T*, const GlobalPoolShape&);
+FER_POOL_INSTANTIATE(float)
+FER_POOL_INSTANTIATE(double)
+#undef FER_POOL_INSTANTIATE
+
+}  // namespace fer
