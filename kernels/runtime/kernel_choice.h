@@ -1,0 +1,32 @@
+// The per-family kernel choice of the CUDA backend (`--kernels native|vendor`): the hand-written
+// kernels, or the vendor libraries (cuDNN for conv and norm, cuBLAS for gemm) as a comparison and
+// second opinion. Declared for both builds; the simulator refuses the vendor choice, since vendor
+// libraries are not simulated. Families without a vendor version are always native.
+#pragma once
+#include <array>
+#include <string>
+#include <string_view>
+
+namespace fer {
+
+enum class KernelChoice { Native, Vendor };
+
+KernelChoice parse_kernel_choice(const std::string& name);  // "native" | "vendor"
+const char* kernel_choice_name(KernelChoice choice);
+// The families that have a vendor version.
+inline constexpr std::array<std::string_view, 3> kVendorKernelFamilies = {"conv", "gemm", "norm"};
+
+}  // namespace fer
+
+#define FER_DECLARE_KERNEL_CHOICE_API                                            \
+  /* family: one of kVendorKernelFamilies, or "all" for each of them. */      \
+  void set_kernel_choice(const std::string& family, ::fer::KernelChoice choice); \
+  ::fer::KernelChoice kernel_choice(const std::string& family);
+
+namespace fer::cuda {
+FER_DECLARE_KERNEL_CHOICE_API
+}
+namespace fer::cudasim {
+FER_DECLARE_KERNEL_CHOICE_API
+}
+#undef FER_DECLARE_KERNEL_CHOICE_API
