@@ -1,0 +1,116 @@
+// Sum over axes: reference and OpenMP CPU path (see reduce.h for the layout).
+// The merged full shape is split into the kept axes (which enumerate the outputs, in output order
+// since y is contiguous) and the summed axes (which enumerate the terms of one output), each as a
+// StridedShape<1> over x's contiguous strides; one output is then a strided walk over the terms.
+#include <omp.h>
+
+#include <vector>
+
+#include "kernels/elementwise/parallel.h"
+#include "kernels/reduce/reduce.h"
+
+namespace fer {
+
+namespace {
+
+struct ReducePlan {
+  StridedShape<1> kept;    // iterates outputs; strides[0] = offset of the output's first term in x
+  StridedShape<1> summed;  // iterates one output's terms; strides[0] = their offsets in x
+};
+
+void append_axis(StridedShape<1>& s, int64_t size, int64_t stride) {
+  s.dims[s.ndim] = size;
+  s.strides[0][s.ndim] = stride;
+  ++s.ndim;
+  s.numel *= size;
+}
+
+ReducePlan make_plan(const StridedShape<1>& shape) {
+  ReducePlan plan;
+  int64_t x_stride[kMaxDims];
+  int64_t step = 1;
+  for (int d = shape.ndim - 1; d >= 0; --d) {
+    x_stride[d] = step;
+    step *= shape.dims[d];
+  }
+  for (int d = 0; d < shape.ndim; ++d) {
+    const bool summed = shape.strides[0][d] == 0;
+    append_axis(summed ? plan.summed : plan.kept, shape.dims[d], x_stride[d]);
+  }
+  // An empty axis list is one iteration over a single element.
+  for (StridedShape<1>* s : {&plan.kept, &plan.summed})
+    if (s->ndim == 0) append_axis(*s, 1, 0);
+  return plan;
+}
+
+template <typename T>
+double sum_terms(const ReducePlan& plan, const T* x, int64_t base, int64_t begin, int64_t end) {
+  double acc = 0;
+  for_each_strided(plan.summed, begin, end, [&](int64_t, const int64_t* at) { acc += x[base + at[0]]; });
+  return acc;
+}
+
+template <typename T>
+void sum_outputs(const ReducePlan& plan, double scale, const T* x, T* y, int64_t begin, int64_t end) {
+  for_each_strided(plan.kept, begin, end, [&](int64_t o, const int64_t* at) {
+    y[o] = static_cast<T>(scale * sum_terms(plan, x, at[0], 0, plan.summed.numel));
+  });
+}
+
+template <typename T>
+void broadcast_back(const StridedShape<1>& shape, double scale, const T* grad_y, T* grad_x, int64_t begin,
+                    int64_t end) {
+  const T s = static_cast<T>(scale);
+  for_each_strided(shape, begin, end, [&](int64_t i, const int64_t* at) { grad_x[i] = s * grad_y[at[0]]; });
+}
+
+// Few outputs with many terms each: the terms of each output are split over the threads.
+void sum_few_outputs_cpu(const ReducePlan& plan, double scale, const float* x, float* y) {
+  std::vector<double> partial(static_cast<size_t>(omp_get_max_threads()));
+  for_each_strided(plan.kept, 0, plan.kept.numel, [&](int64_t o, const int64_t* at) {
+    std::fill(partial.begin(), partial.end(), 0.0);
+    parallel_ranges(plan.summed.numel, kElementwiseGrain, [&](int64_t b, int64_t e) {
+      partial[static_cast<size_t>(omp_get_thread_num())] = sum_terms(plan, x, at[0], b, e);
+    });
+    double total = 0;
+    for (double p : partial) total += p;
+    y[o] = static_cast<float>(scale * total);
+  });
+}
+
+}  // namespace
+
+template <typename T>
+void sum_forward_ref(const StridedShape<1>& shape, double scale, const T* x, T* y) {
+  const ReducePlan plan = make_plan(shape);
+  sum_outputs(plan, scale, x, y, 0, plan.kept.numel);
+}
+
+void sum_forward_cpu(const StridedShape<1>& shape, double scale, const float* x, float* y) {
+  const ReducePlan plan = make_plan(shape);
+  const int64_t outputs = plan.kept.numel;
+  const int64_t terms = plan.summed.numel;
+  if (outputs < omp_get_max_threads() && terms >= 2 * kElementwiseGrain) {
+    sum_few_outputs_cpu(plan, scale, x, y);
+    return;
+  }
+  const int64_t grain = std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(terms, 1));
+  parallel_ranges(outputs, grain, [&](int64_t b, int64_t e) { sum_outputs(plan, scale, x, y, b, e); });
+}
+
+template <typename T>
+void sum_backward_ref(const StridedShape<1>& shape, double scale, const T* grad_y, T* grad_x) {
+  broadcast_back(shape, scale, grad_y, grad_x, 0, shape.numel);
+}
+
+void sum_backward_cpu(const StridedShape<1>& shape, double scale, const float* grad_y, float* grad_x) {
+  parallel_ranges(shape.numel, kElementwiseGrain,
+                  [&](int64_t b, int64_t e) { broadcast_back(shape, scale, grad_y, grad_x, b, e); });
+}
+
+template void sum_forward_ref<float>(const StridedShape<1>&, double, const float*, float*);
+template void sum_forward_ref<double>(const StridedShape<1>&, double, const double*, double*);
+template void sum_backward_ref<float>(const StridedShape<1>&, double, const float*, float*);
+template void sum_backward_ref<double>(const StridedShape<1>&, double, const double*, double*);
+
+}  // namespace fer
