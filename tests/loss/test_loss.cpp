@@ -6,14 +6,11 @@
 #include "tests/support/cpu_vs_ref.h"
 
 using namespace fer;
-using fer::test::random_tensor;
 
 namespace {
-
+// Logits and differences spread over [-2, 2).
 Tensor param(const Shape& shape, uint64_t seed, double lo = -2, double hi = 2) {
-  Tensor t = random_tensor(shape, seed, lo, hi, DType::F64);
-  t.set_requires_grad();
-  return t;
+  return fer::test::random_param(shape, seed, lo, hi);
 }
 
 Tensor labels_of(const std::vector<float>& values) {

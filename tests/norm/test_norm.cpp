@@ -6,17 +6,8 @@
 #include "tests/support/cpu_vs_ref.h"
 
 using namespace fer;
+using fer::test::random_param;
 using fer::test::random_tensor;
-
-namespace {
-
-Tensor param(const Shape& shape, uint64_t seed, double lo = -1, double hi = 1) {
-  Tensor t = random_tensor(shape, seed, lo, hi, DType::F64);
-  t.set_requires_grad();
-  return t;
-}
-
-}  // namespace
 
 TEST_CASE("batch_norm training normalizes with batch statistics and updates running stats", "[cpu]") {
   // Channel 0: {1, 2, 6}: mean 3, biased var 14/3, unbiased 7. Channel 1: {0, 0, 3}: mean 1,
@@ -51,8 +42,8 @@ TEST_CASE("batch_norm eval uses the running statistics and leaves them unchanged
 TEST_CASE("batch_norm gradients match finite differences in training mode", "[cpu]") {
   // No running stats: each evaluation must be the same function of x.
   auto f = [](const std::vector<Tensor>& in) { return batch_norm(in[0], in[1], in[2], Tensor(), Tensor(), true, 0.1, 1e-5); };
-  REQUIRE_GRADCHECK(f, {param({3, 5, 3, 7}, 1), param({5}, 2, 0.5, 1.5), param({5}, 3)});
-  REQUIRE_GRADCHECK(f, {param({7, 3}, 4), param({3}, 5, 0.5, 1.5), param({3}, 6)});
+  REQUIRE_GRADCHECK(f, {random_param({3, 5, 3, 7}, 1), random_param({5}, 2, 0.5, 1.5), random_param({5}, 3)});
+  REQUIRE_GRADCHECK(f, {random_param({7, 3}, 4), random_param({3}, 5, 0.5, 1.5), random_param({3}, 6)});
 }
 
 TEST_CASE("batch_norm gradients match finite differences in eval mode", "[cpu]") {
@@ -61,7 +52,7 @@ TEST_CASE("batch_norm gradients match finite differences in eval mode", "[cpu]")
   auto f = [&](const std::vector<Tensor>& in) {
     return batch_norm(in[0], in[1], in[2], running_mean, running_var, false, 0.1, 1e-5);
   };
-  REQUIRE_GRADCHECK(f, {param({3, 5, 3, 5}, 9), param({5}, 10, 0.5, 1.5), param({5}, 11)});
+  REQUIRE_GRADCHECK(f, {random_param({3, 5, 3, 5}, 9), random_param({5}, 10, 0.5, 1.5), random_param({5}, 11)});
 }
 
 TEST_CASE("batch_norm cpu path matches the reference", "[cpu]") {
@@ -73,7 +64,7 @@ TEST_CASE("batch_norm cpu path matches the reference", "[cpu]") {
       Tensor mean = running_mean.to(in[0].dtype()).clone(), var = running_var.to(in[0].dtype()).clone();
       return batch_norm(in[0], in[1], in[2], mean, var, training, 0.1, 1e-5);
     };
-    REQUIRE_CPU_MATCHES_REF(f, (std::vector<Tensor>{param({5, 7, 9, 11}, 14, -2, 3), param({7}, 15), param({7}, 16)}),
+    REQUIRE_CPU_MATCHES_REF(f, (std::vector<Tensor>{random_param({5, 7, 9, 11}, 14, -2, 3), random_param({7}, 15), random_param({7}, 16)}),
                             1e-5, 1e-4);
   }
 }
@@ -97,14 +88,14 @@ TEST_CASE("instance_norm normalizes each plane", "[cpu]") {
 
 TEST_CASE("instance_norm gradients match finite differences", "[cpu]") {
   auto f = [](const std::vector<Tensor>& in) { return instance_norm(in[0], in[1], in[2], 1e-5); };
-  REQUIRE_GRADCHECK(f, {param({3, 5, 3, 7}, 20), param({5}, 21, 0.5, 1.5), param({5}, 22)});
+  REQUIRE_GRADCHECK(f, {random_param({3, 5, 3, 7}, 20), random_param({5}, 21, 0.5, 1.5), random_param({5}, 22)});
   auto no_affine = [](const std::vector<Tensor>& in) { return instance_norm(in[0], Tensor(), Tensor(), 1e-5); };
-  REQUIRE_GRADCHECK(no_affine, {param({3, 3, 5, 3}, 23)});
+  REQUIRE_GRADCHECK(no_affine, {random_param({3, 3, 5, 3}, 23)});
 }
 
 TEST_CASE("instance_norm cpu path matches the reference", "[cpu]") {
   auto f = [](const std::vector<Tensor>& in) { return instance_norm(in[0], in[1], in[2], 1e-5); };
-  REQUIRE_CPU_MATCHES_REF(f, (std::vector<Tensor>{param({5, 7, 9, 11}, 24, -2, 3), param({7}, 25), param({7}, 26)}),
+  REQUIRE_CPU_MATCHES_REF(f, (std::vector<Tensor>{random_param({5, 7, 9, 11}, 24, -2, 3), random_param({7}, 25), random_param({7}, 26)}),
                           1e-5, 1e-4);
 }
 
@@ -129,7 +120,7 @@ TEST_CASE("spectral_normalize eval keeps u and uses sigma = ||W^T u||", "[cpu]")
 TEST_CASE("spectral_normalize gradient matches finite differences with a fixed u", "[cpu]") {
   Tensor u = random_tensor({5}, 30, -1, 1, DType::F64);
   auto f = [&](const std::vector<Tensor>& in) { return spectral_normalize(in[0], u, 1, false); };
-  REQUIRE_GRADCHECK(f, {param({5, 3, 3, 1}, 31)});
+  REQUIRE_GRADCHECK(f, {random_param({5, 3, 3, 1}, 31)});
 }
 
 TEST_CASE("spectral_normalize cpu path matches the reference", "[cpu]") {
@@ -138,7 +129,7 @@ TEST_CASE("spectral_normalize cpu path matches the reference", "[cpu]") {
     Tensor u = u0.to(in[0].dtype()).clone();
     return spectral_normalize(in[0], u, 2, true);
   };
-  REQUIRE_CPU_MATCHES_REF(f, (std::vector<Tensor>{param({7, 3, 5, 3}, 33)}), 1e-5, 1e-4);
+  REQUIRE_CPU_MATCHES_REF(f, (std::vector<Tensor>{random_param({7, 3, 5, 3}, 33)}), 1e-5, 1e-4);
 }
 
 TEST_CASE("spectral_normalize rejects a u of the wrong size", "[cpu]") {

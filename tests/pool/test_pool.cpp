@@ -5,15 +5,9 @@
 #include "tests/support/cpu_vs_ref.h"
 
 using namespace fer;
-using fer::test::random_tensor;
+using fer::test::random_param;
 
 namespace {
-
-Tensor param(const Shape& shape, uint64_t seed) {
-  Tensor t = random_tensor(shape, seed, -1, 1, DType::F64);
-  t.set_requires_grad();
-  return t;
-}
 
 Tensor iota(const Shape& shape, double start, double step) {
   std::vector<double> v(static_cast<size_t>(shape_numel(shape)));
@@ -42,14 +36,14 @@ TEST_CASE("max_pool2d backward routes to the first maximum on ties", "[cpu]") {
 
 TEST_CASE("max_pool2d gradients match finite differences", "[cpu]") {
   auto f = [](const std::vector<Tensor>& in) { return max_pool2d(in[0], 3, 2, 1); };
-  REQUIRE_GRADCHECK(f, {param({2, 3, 7, 9}, 1)});
+  REQUIRE_GRADCHECK(f, {random_param({2, 3, 7, 9}, 1)});
   auto g = [](const std::vector<Tensor>& in) { return max_pool2d(in[0], 2, 3); };
-  REQUIRE_GRADCHECK(g, {param({3, 1, 7, 5}, 2)});
+  REQUIRE_GRADCHECK(g, {random_param({3, 1, 7, 5}, 2)});
 }
 
 TEST_CASE("max_pool2d cpu path matches the reference", "[cpu]") {
   auto f = [](const std::vector<Tensor>& in) { return max_pool2d(in[0], 3, 2, 1); };
-  REQUIRE_CPU_MATCHES_REF(f, (std::vector<Tensor>{param({3, 5, 13, 11}, 3)}), 1e-6, 1e-6);
+  REQUIRE_CPU_MATCHES_REF(f, (std::vector<Tensor>{random_param({3, 5, 13, 11}, 3)}), 1e-6, 1e-6);
 }
 
 TEST_CASE("avg_pool2d counts padding as zeros", "[cpu]") {
@@ -63,14 +57,14 @@ TEST_CASE("avg_pool2d counts padding as zeros", "[cpu]") {
 
 TEST_CASE("avg_pool2d gradients match finite differences", "[cpu]") {
   auto f = [](const std::vector<Tensor>& in) { return avg_pool2d(in[0], 3, 2, 1); };
-  REQUIRE_GRADCHECK(f, {param({2, 3, 7, 9}, 4)});
+  REQUIRE_GRADCHECK(f, {random_param({2, 3, 7, 9}, 4)});
   auto g = [](const std::vector<Tensor>& in) { return avg_pool2d(in[0], 2, 3); };
-  REQUIRE_GRADCHECK(g, {param({3, 1, 7, 5}, 5)});
+  REQUIRE_GRADCHECK(g, {random_param({3, 1, 7, 5}, 5)});
 }
 
 TEST_CASE("avg_pool2d cpu path matches the reference", "[cpu]") {
   auto f = [](const std::vector<Tensor>& in) { return avg_pool2d(in[0], 3, 2, 1); };
-  REQUIRE_CPU_MATCHES_REF(f, (std::vector<Tensor>{param({3, 5, 13, 11}, 6)}), 1e-6, 1e-5);
+  REQUIRE_CPU_MATCHES_REF(f, (std::vector<Tensor>{random_param({3, 5, 13, 11}, 6)}), 1e-6, 1e-5);
 }
 
 TEST_CASE("pooling rejects bad windows naming the shapes", "[cpu]") {
@@ -87,10 +81,10 @@ TEST_CASE("global_avg_pool averages each plane", "[cpu]") {
 
 TEST_CASE("global_avg_pool gradients match finite differences", "[cpu]") {
   auto f = [](const std::vector<Tensor>& in) { return global_avg_pool(in[0]); };
-  REQUIRE_GRADCHECK(f, {param({3, 5, 3, 7}, 7)});
+  REQUIRE_GRADCHECK(f, {random_param({3, 5, 3, 7}, 7)});
 }
 
 TEST_CASE("global_avg_pool cpu path matches the reference", "[cpu]") {
   auto f = [](const std::vector<Tensor>& in) { return global_avg_pool(in[0]); };
-  REQUIRE_CPU_MATCHES_REF(f, (std::vector<Tensor>{param({5, 7, 9, 11}, 8)}), 1e-6, 1e-5);
+  REQUIRE_CPU_MATCHES_REF(f, (std::vector<Tensor>{random_param({5, 7, 9, 11}, 8)}), 1e-6, 1e-5);
 }

@@ -10,6 +10,13 @@
 
 namespace fer::test {
 
+// A float64 leaf that requires grad, values in [lo, hi) from a fixed seed (gradcheck inputs).
+inline Tensor random_param(const Shape& shape, uint64_t seed, double lo = -1, double hi = 1) {
+  Tensor t = random_tensor(shape, seed, lo, hi, DType::F64);
+  t.set_requires_grad();
+  return t;
+}
+
 struct ForwardBackward {
   Tensor output;
   std::vector<Tensor> grads;  // undefined where the input needs none
