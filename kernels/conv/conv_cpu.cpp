@@ -1,0 +1,177 @@
+// The optimized CPU convolution: im2col / col2im + OpenBLAS SGEMM.
+//
+// Images are processed in chunks of nb images. A chunk's column buffer is
+//   col [C*R*S, nb*OH*OW]: row (c, r, q), column (j, oh, ow) = x[n0+j, c, oh*st-pad+r, ow*st-pad+q]
+// so that ONE GEMM covers the chunk: y_chunk [K, nb*OH*OW] = W [K, C*R*S] * col. Batching images
+// matters for the late layers (8x8 and 4x4 outputs: a per-image GEMM would be 64 or 16 columns
+// wide, far from SGEMM's peak); the chunk stays bounded so the buffer does too. The chunk's
+// output layout [K, nb, OH*OW] differs from NCHW [nb, K, OH*OW] only when nb > 1; then one copy
+// of OH*OW-long runs converts it (cheap next to a GEMM with C*R*S-long dot products).
+//   forward:         col = im2col(x);  y = W col
+//   backward-data:   col = W^T dy;     dx = col2im(col)      (overwrites dx)
+//   backward-filter: col = im2col(x);  dW (+)= dy col^T over the chunks (overwrites dW overall)
+// Threads: SGEMM uses OpenBLAS's own threads and is called from one thread; im2col splits its
+// rows, col2im its (image, channel) planes (so no two threads add into the same element), and
+// the layout copies their channels over OpenMP threads.
+#include <algorithm>
+#include <cstring>
+#include <memory>
+
+#include "kernels/conv/conv.h"
+#include "kernels/gemm/gemm.h"
+
+namespace fer {
+
+namespace {
+
+// A chunk is at least this many GEMM columns wide (when the batch allows) ...
+constexpr int64_t kMinChunkColumns = 1024;
+// ... and its column buffer at most this many floats (16 MiB) unless one image needs more.
+constexpr int64_t kMaxColumnFloats = int64_t(1) << 22;
+
+int64_t images_per_chunk(const ConvShape& s) {
+  const int64_t spatial = s.OH * s.OW, rows = s.C * s.R * s.S;
+  const int64_t wanted = (kMinChunkColumns + spatial - 1) / spatial;
+  const int64_t affordable = std::max<int64_t>(1, kMaxColumnFloats / std::max<int64_t>(1, rows * spatial));
+  return std::clamp<int64_t>(std::min(wanted, affordable), 1, std::max<int64_t>(1, s.N));
+}
+
+// The outputs o in [lo, hi) whose input o*stride + offset lies inside [0, in).
+struct Range {
+  int64_t lo, hi;
+};
+Range valid_outputs(int64_t out, int64_t in, int64_t offset, int64_t stride) {
+  const int64_t lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
+  const int64_t hi = in - 1 - offset < 0 ? 0 : (in - 1 - offset) / stride + 1;
+  const int64_t clamped_hi = std::min(hi, out);
+  return {std::min(lo, clamped_hi), clamped_hi};
+}
+
+// Fills col (layout above) for the nb images starting at x.
+void im2col(const ConvShape& s, const float* x, int64_t nb, float* col) {
+  const int64_t rows = s.C * s.R * s.S, spatial = s.OH * s.OW, cols = nb * spatial;
+#pragma omp parallel for schedule(static)
+  for (int64_t row = 0; row < rows; ++row) {
+    const int64_t c = row / (s.R * s.S), r = row / s.S % s.R, q = row % s.S;
+    const Range w_range = valid_outputs(s.OW, s.W, q - s.pad, s.stride);
+    for (int64_t j = 0; j < nb; ++j) {
+      const float* plane = x + (j * s.C + c) * s.H * s.W;
+      float* out = col + row * cols + j * spatial;
+      for (int64_t oh = 0; oh < s.OH; ++oh, out += s.OW) {
+        const int64_t ih = oh * s.stride - s.pad + r;
+        if (ih < 0 || ih >= s.H) {
+          std::fill(out, out + s.OW, 0.0f);
+          continue;
+        }
+        const float* in = plane + ih * s.W;
+        std::fill(out, out + w_range.lo, 0.0f);
+        for (int64_t ow = w_range.lo; ow < w_range.hi; ++ow) out[ow] = in[ow * s.stride + q - s.pad];
+        std::fill(out + w_range.hi, out + s.OW, 0.0f);
+      }
+    }
+  }
+}
+
+// Overwrites the nb images starting at dx with the sums of their column entries.
+void col2im(const ConvShape& s, const float* col, int64_t nb, float* dx) {
+  const int64_t spatial = s.OH * s.OW, cols = nb * spatial;
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t j = 0; j < nb; ++j)
+    for (int64_t c = 0; c < s.C; ++c) {
+      float* plane = dx + (j * s.C + c) * s.H * s.W;
+      std::fill(plane, plane + s.H * s.W, 0.0f);
+      for (int64_t r = 0; r < s.R; ++r)
+        for (int64_t q = 0; q < s.S; ++q) {
+          const Range w_range = valid_outputs(s.OW, s.W, q - s.pad, s.stride);
+          const float* in = col + ((c * s.R + r) * s.S + q) * cols + j * spatial;
+          for (int64_t oh = 0; oh < s.OH; ++oh, in += s.OW) {
+            const int64_t ih = oh * s.stride - s.pad + r;
+            if (ih < 0 || ih >= s.H) continue;
+            float* out = plane + ih * s.W;
+            for (int64_t ow = w_range.lo; ow < w_range.hi; ++ow) out[ow * s.stride + q - s.pad] += in[ow];
+          }
+        }
+    }
+}
+
+// [K, nb, spatial] (a chunk's GEMM layout) -> [nb, K, spatial] (NCHW), and back.
+void chunk_to_nchw(int64_t K, int64_t nb, int64_t spatial, const float* chunk, float* nchw) {
+#pragma omp parallel for schedule(static)
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t j = 0; j < nb; ++j)
+      std::memcpy(nchw + (j * K + k) * spatial, chunk + (k * nb + j) * spatial, spatial * sizeof(float));
+}
+void nchw_to_chunk(int64_t K, int64_t nb, int64_t spatial, const float* nchw, float* chunk) {
+#pragma omp parallel for schedule(static)
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t j = 0; j < nb; ++j)
+      std::memcpy(chunk + (k * nb + j) * spatial, nchw + (j * K + k) * spatial, spatial * sizeof(float));
+}
+
+// Scratch buffers of one call, sized for the largest chunk; not zeroed (every use overwrites).
+struct ConvScratch {
+  explicit ConvScratch(const ConvShape& s)
+      : images(images_per_chunk(s)),
+        col(std::make_unique_for_overwrite<float[]>(static_cast<size_t>(s.C * s.R * s.S * images * s.OH * s.OW))),
+        chunk(images > 1 ? std::make_unique_for_overwrite<float[]>(static_cast<size_t>(s.K * images * s.OH * s.OW))
+                         : nullptr) {}
+  int64_t images;
+  std::unique_ptr<float[]> col;
+  std::unique_ptr<float[]> chunk;  // a chunk of y or dy in GEMM layout; unused when images == 1
+};
+
+// dy of the nb images at dy_nchw in the chunk's GEMM layout (itself when nb == 1: no copy).
+const float* dy_as_chunk(const ConvShape& s, const float* dy_nchw, int64_t nb, ConvScratch& scratch) {
+  if (nb == 1) return dy_nchw;
+  nchw_to_chunk(s.K, nb, s.OH * s.OW, dy_nchw, scratch.chunk.get());
+  return scratch.chunk.get();
+}
+
+}  // namespace
+
+void conv2d_forward_cpu(const ConvShape& s, const float* x, const float* weight, const float* bias,
+                        float* y) {
+  const int64_t rows = s.C * s.R * s.S, spatial = s.OH * s.OW;
+  ConvScratch scratch(s);
+  for (int64_t n0 = 0; n0 < s.N; n0 += scratch.images) {
+    const int64_t nb = std::min(scratch.images, s.N - n0);
+    float* y0 = y + n0 * s.K * spatial;
+    float* out = nb == 1 ? y0 : scratch.chunk.get();
+    im2col(s, x + n0 * s.C * s.H * s.W, nb, scratch.col.get());
+    gemm_cpu(false, false, s.K, nb * spatial, rows, 1.0f, weight, rows, scratch.col.get(), nb * spatial,
+             0.0f, out, nb * spatial);
+    if (nb > 1) chunk_to_nchw(s.K, nb, spatial, out, y0);
+  }
+  add_channel_bias(s.N, s.K, spatial, bias, y);
+}
+
+void conv2d_backward_data_cpu(const ConvShape& s, const float* dy, const float* weight, float* dx) {
+  const int64_t rows = s.C * s.R * s.S, spatial = s.OH * s.OW;
+  ConvScratch scratch(s);
+  for (int64_t n0 = 0; n0 < s.N; n0 += scratch.images) {
+    const int64_t nb = std::min(scratch.images, s.N - n0);
+    const float* dy_chunk = dy_as_chunk(s, dy + n0 * s.K * spatial, nb, scratch);
+    gemm_cpu(true, false, rows, nb * spatial, s.K, 1.0f, weight, rows, dy_chunk, nb * spatial, 0.0f,
+             scratch.col.get(), nb * spatial);
+    col2im(s, scratch.col.get(), nb, dx + n0 * s.C * s.H * s.W);
+  }
+}
+
+void conv2d_backward_filter_cpu(const ConvShape& s, const float* x, const float* dy, float* dweight,
+                                float* dbias) {
+  const int64_t rows = s.C * s.R * s.S, spatial = s.OH * s.OW;
+  if (dweight) {
+    ConvScratch scratch(s);
+    for (int64_t n0 = 0; n0 < s.N; n0 += scratch.images) {
+      const int64_t nb = std::min(scratch.images, s.N - n0);
+      im2col(s, x + n0 * s.C * s.H * s.W, nb, scratch.col.get());
+      const float* dy_chunk = dy_as_chunk(s, dy + n0 * s.K * spatial, nb, scratch);
+      // The first chunk overwrites dW, the others add to it.
+      gemm_cpu(false, true, s.K, rows, nb * spatial, 1.0f, dy_chunk, nb * spatial, scratch.col.get(),
+               nb * spatial, n0 == 0 ? 0.0f : 1.0f, dweight, rows);
+    }
+  }
+  channel_sums(s.N, s.K, spatial, dy, dbias);
+}
+
+}  // namespace fer
