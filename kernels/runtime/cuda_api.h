@@ -45,6 +45,9 @@ namespace fer::FER_CUDA_NS {
 // One overload per status type; vendor.h adds cublasStatus_t and cudnnStatus_t (nvcc only).
 inline void check_status(cudaError_t status, const char* expression, const char* file, int line) {
   if (status != cudaSuccess) {
+    // A failing call also sets the thread's last error; it is reported now, so clear it, or the
+    // next launch check would report it again as its own.
+    (void)cudaGetLastError();
     throw_status_error("CUDA", expression, cudaGetErrorName(status), cudaGetErrorString(status),
                        file, line);
   }

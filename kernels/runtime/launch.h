@@ -45,6 +45,13 @@ inline unsigned blocks_for(int64_t n, int threads_per_block) {
   return static_cast<unsigned>(blocks);
 }
 
+// Kernels that take more than 48 KiB of dynamic shared memory must say so once before launching.
+template <class... Params>
+void allow_dynamic_shared(void (*kernel)(Params...), size_t bytes) {
+  FER_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                      static_cast<int>(bytes)));
+}
+
 [[noreturn]] void throw_launch_error(cudaError_t status, const LaunchGrid& grid, dim3 block,
                                      size_t shared_bytes);
 
