@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# The GPU check: one command for a machine with an NVIDIA GPU (CUDA 13, no network needed).
+#
+#   benchmarks/gpu_check.sh            build for the GPU present, run the [cuda] tests, run
+#                                      compute-sanitizer (memcheck, racecheck) over the kernel
+#                                      tests, run the benchmarks if the `fer` command has them;
+#                                      logs and report.md go to $OUT (or ./gpu_check_out).
+#   benchmarks/gpu_check.sh --fetch-deps
+#                                      on a Debian/Ubuntu machine with apt: unpack the build's
+#                                      non-CUDA dependencies (OpenBLAS, Catch2, nlohmann-json, stb)
+#                                      into .gpu_deps/, for a GPU machine that lacks them and has
+#                                      no package manager: copy the folder along with the checkout.
+#
+# Every phase runs under `timeout`, so that one slow phase cannot eat the others: the whole check
+# stays under 8 minutes. A phase that fails is reported and the next one still runs.
+# Environment: OUT (output folder), FER_BUILD_DIR (default build-gpu), FER_DEPS (default
+# .gpu_deps), FER_CUDA_ARCHS (default: the compute capability of GPU 0, else 90).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+deps=${FER_DEPS:-$root/.gpu_deps}
+
+if [[ ${1:-} == --fetch-deps ]]; then
+  set -e
+  mkdir -p "$deps/debs"
+  (cd "$deps/debs" && apt-get download libopenblas0-pthread libopenblas-pthread-dev libgfortran5 \
+    libquadmath0 catch2 nlohmann-json3-dev libstb-dev)
+  for deb in "$deps"/debs/*.deb; do dpkg -x "$deb" "$deps"; done
+  # Static archives, LAPACK and docs are not needed: they would only weigh on the copy.
+  rm -rf "$deps/debs" "$deps/usr/share/doc" "$deps/usr/share/man"
+  find "$deps" \( -name '*.a' -o -name 'liblapack*' \) -delete
+  echo "dependencies unpacked into $deps"
+  exit 0
+fi
+
+out=${OUT:-$root/gpu_check_out}
+build=${FER_BUILD_DIR:-build-gpu}
+mkdir -p "$out"
+report=$out/report.md
+started=$(date +%s)
+
+# Seconds per phase (sum 450 s, under the 8-minute limit with room for the start).
+t_build=240 t_tests=75 t_memcheck=45 t_racecheck=45 t_bench=45
+
+note() { echo "$*" | tee -a "$report"; }
+elapsed() { echo $(($(date +%s) - started)); }
+
+# ---- the machine ---------------------------------------------------------------------------
+{
+  echo "# GPU check"
+  echo
+  echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (with local changes)')"
+  echo "- GPU: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo 'nvidia-smi failed')"
+  echo "- nvcc: $(nvcc --version 2>/dev/null | tail -1)"
+  echo "- compute-sanitizer: $(command -v compute-sanitizer || echo 'not found')"
+} >"$report"
+archs=${FER_CUDA_ARCHS:-$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d '.')}
+archs=${archs:-90}
+
+# ---- configure and build -------------------------------------------------------------------
+# Dependencies the machine lacks come from the unpacked .gpu_deps (see --fetch-deps).
+cmake_args=(-G Ninja -DCMAKE_BUILD_TYPE=Release -DFER_WERROR=ON -DFER_WITH_CUDA=ON
+            -DFER_WITH_CUDA_SIM=OFF "-DFER_CUDA_ARCHS=$archs")
+ld_path=${LD_LIBRARY_PATH:-}
+if [[ -d $deps/usr ]]; then
+  openblas=$deps/usr/lib/x86_64-linux-gnu/openblas-pthread
+  cmake_args+=("-DCMAKE_PREFIX_PATH=$deps/usr" "-DFER_OPENBLAS_LIB=$openblas/libopenblas.so"
+               "-DFER_CBLAS_INCLUDE=$deps/usr/include/x86_64-linux-gnu/openblas-pthread"
+               "-DFER_STB_INCLUDE=$deps/usr/include/stb" "-DFER_JSON_INCLUDE=$deps/usr/include"
+               "-DCatch2_DIR=$deps/usr/lib/cmake/Catch2")
+  ld_path=$openblas:$deps/usr/lib/x86_64-linux-gnu${ld_path:+:$ld_path}
+fi
+# cuDNN from the toolkit, else from PyTorch's pip package nvidia-cudnn-cu13.
+if ! ls "$(dirname "$(command -v nvcc)")"/../include/cudnn.h >/dev/null 2>&1; then
+  cudnn_root=$(python3 -c 'import nvidia.cudnn as m; print(m.__path__[0])' 2>/dev/null || true)
+  if [[ -n $cudnn_root ]]; then
+    cmake_args+=("-DFER_CUDNN_ROOT=$cudnn_root")
+    ld_path=$cudnn_root/lib${ld_path:+:$ld_path}
+  fi
+fi
+export LD_LIBRARY_PATH=$ld_path
+
+note ""
+note "## Build (FER_CUDA_ARCHS=$archs, limit ${t_build} s)"
+if timeout -k 5 "$t_build" bash -c "cmake -S . -B '$build' ${cmake_args[*]@Q} && cmake --build '$build' -j $(nproc) -- -k 0" \
+  >"$out/build.log" 2>&1; then
+  note "- build: ok ($(elapsed) s since start)"
+else
+  note "- build: FAILED (exit $?), see build.log; its last lines:"
+  tail -25 "$out/build.log" | sed 's/^/    /' >>"$report"
+fi
+
+# Test binaries with at least one test tagged [cuda].
+cuda_tests=()
+for binary in "$build"/test_*; do
+  [[ -x $binary ]] || continue
+  count=$("$binary" --list-test-names-only "[cuda]" 2>/dev/null | grep -c . || true)
+  if [[ $count -gt 0 ]]; then cuda_tests+=("$binary"); fi
+done
+
+# run_phase NAME SECONDS PREFIX...: runs each [cuda] test binary, prefixed by PREFIX (a tool),
+# within one time budget for the whole phase; logs to NAME.log.
+run_phase() {
+  local name=$1 budget=$2
+  shift 2
+  local deadline=$(($(date +%s) + budget)) passed=0 failed=0 skipped=0
+  note ""
+  note "## $name (limit ${budget} s)"
+  if [[ ${#cuda_tests[@]} -eq 0 ]]; then
+    note "- no test binary has tests tagged [cuda]"
+    return
+  fi
+  : >"$out/$name.log"
+  for binary in "${cuda_tests[@]}"; do
+    local left=$((deadline - $(date +%s)))
+    if [[ $left -le 2 ]]; then
+      skipped=$((skipped + 1))
+      note "- $(basename "$binary"): not run (phase out of time)"
+      continue
+    fi
+    echo "==== $* $binary [cuda]" >>"$out/$name.log"
+    timeout -k 5 "$left" "$@" "$binary" "[cuda]" >>"$out/$name.log" 2>&1
+    local status=$?
+    local summary
+    summary=$(grep -E "^(All tests passed|test cases:)|ERROR SUMMARY|RACECHECK SUMMARY" "$out/$name.log" | tail -1)
+    if [[ $status -eq 0 ]]; then
+      passed=$((passed + 1))
+    else
+      failed=$((failed + 1))
+      [[ $status -eq 124 ]] && summary="timed out; $summary"
+    fi
+    note "- $(basename "$binary"): exit $status; $summary"
+  done
+  note "- $name: $passed binaries passed, $failed failed, $skipped not run"
+}
+
+run_phase cuda_tests "$t_tests"
+if command -v compute-sanitizer >/dev/null; then
+  run_phase memcheck "$t_memcheck" compute-sanitizer --tool memcheck --error-exitcode 1 --print-limit 20
+  run_phase racecheck "$t_racecheck" compute-sanitizer --tool racecheck --racecheck-report analysis \
+    --error-exitcode 1 --print-limit 20
+else
+  note ""
+  note "## compute-sanitizer: not found on this machine, memcheck and racecheck skipped"
+fi
+
+# ---- benchmarks (when the fer command has them) ---------------------------------------------
+note ""
+note "## Benchmarks (limit ${t_bench} s)"
+fer=$build/fer
+if [[ -x $fer ]] && "$fer" bench --help >/dev/null 2>&1; then
+  bench_deadline=$(($(date +%s) + t_bench))
+  for what in kernels step; do
+    left=$((bench_deadline - $(date +%s)))
+    if [[ $left -le 2 ]]; then
+      note "- bench $what: not run (phase out of time)"
+      continue
+    fi
+    timeout -k 5 "$left" "$fer" bench "$what" --device cuda --json >"$out/bench_$what.json" \
+      2>"$out/bench_$what.log"
+    note "- bench $what: exit $? (bench_$what.json)"
+  done
+else
+  note "- skipped: $fer has no 'bench' command in this build"
+fi
+
+note ""
+note "Total: $(elapsed) s. Logs: $(ls "$out" | tr '\n' ' ')"
