@@ -1,0 +1,242 @@
+// Dataset loading. See dataset.h for the formats and rules.
+#include "data/dataset.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <regex>
+
+#include "data/classes.h"
+#include "data/csv.h"
+#include "data/parallel.h"
+
+namespace fer::data {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::vector<std::string> kImageExtensions = {".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".ppm", ".tga"};
+
+bool has_image_extension(const fs::path& path) {
+  std::string ext = path.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return std::find(kImageExtensions.begin(), kImageExtensions.end(), ext) != kImageExtensions.end();
+}
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+DatasetFormat detect_format(const fs::path& path) {
+  if (fs::is_directory(path)) return fs::is_regular_file(path / "manifest.csv") ? DatasetFormat::Manifest : DatasetFormat::Folder;
+  FER_CHECK(fs::is_regular_file(path)) << "dataset: " << path.string() << " does not exist";
+  FER_CHECK(lower(path.extension().string()) == ".csv")
+      << "dataset: cannot tell the format of " << path.string() << " (expected a folder or a .csv file)";
+  std::ifstream in(path, std::ios::binary);
+  const std::vector<std::string> header = read_csv_header(in, path.string());
+  if (std::find(header.begin(), header.end(), "pixels") != header.end()) return DatasetFormat::Fer2013;
+  if (std::find(header.begin(), header.end(), "path") != header.end()) return DatasetFormat::Manifest;
+  FER_THROW() << "dataset: " << path.string() << ": the header has neither a 'pixels' column (FER2013: emotion,pixels,Usage) "
+              << "nor a 'path' column (manifest: path,label,subject[,split])";
+}
+
+std::string subject_from_name(const std::string& file_name, const std::regex& pattern) {
+  std::smatch match;
+  return std::regex_search(file_name, match, pattern) && match.size() > 1 ? match[1].str() : std::string();
+}
+
+// Folder format: one record per image file; class folders are checked here because an empty or
+// misnamed folder is the usual mistake.
+std::vector<Record> read_folder(const fs::path& root, const std::string& subject_pattern) {
+  FER_CHECK(fs::is_directory(root)) << "dataset: " << root.string() << " is not a folder";
+  std::regex pattern;
+  try {
+    pattern = std::regex(subject_pattern);
+  } catch (const std::regex_error& e) {
+    FER_THROW() << "dataset: invalid subject pattern '" << subject_pattern << "': " << e.what();
+  }
+  std::vector<fs::path> class_dirs;
+  for (const auto& entry : fs::directory_iterator(root))
+    if (entry.is_directory() && entry.path().filename().string()[0] != '.') class_dirs.push_back(entry.path());
+  std::sort(class_dirs.begin(), class_dirs.end());
+  FER_CHECK(!class_dirs.empty()) << "dataset: " << root.string() << " has no class folders (expected ROOT/<class>/<image>)";
+  std::vector<Record> records;
+  for (const fs::path& dir : class_dirs) {
+    const std::string label = canonical_class(dir.filename().string(), "dataset: folder " + dir.string());
+    std::vector<fs::path> files;
+    for (const auto& entry : fs::recursive_directory_iterator(dir))
+      if (entry.is_regular_file() && entry.path().filename().string()[0] != '.') files.push_back(entry.path());
+    std::sort(files.begin(), files.end());
+    const auto images = std::count_if(files.begin(), files.end(), has_image_extension);
+    FER_CHECK(images > 0) << "dataset: class folder " << dir.string() << " holds no images ("
+                          << "png, jpg, jpeg, bmp, pgm, ppm, tga)";
+    for (const fs::path& file : files) {
+      Record r;
+      r.path = file.string();
+      r.label = label;
+      r.subject = subject_from_name(file.filename().string(), pattern);
+      records.push_back(std::move(r));
+    }
+  }
+  return records;
+}
+
+std::vector<Record> read_csv_file(const fs::path& path, DatasetFormat format) {
+  std::ifstream in(path, std::ios::binary);
+  FER_CHECK(in) << "dataset: cannot open " << path.string();
+  if (format == DatasetFormat::Fer2013) return read_fer2013_csv(in, path.string());
+  std::vector<Record> records = read_manifest_csv(in, path.string());
+  for (Record& r : records) {
+    const fs::path file = path.parent_path() / r.path;
+    FER_CHECK(fs::is_regular_file(file)) << "dataset: " << path.string() << ": line " << r.line << ": image "
+                                         << file.string() << " does not exist";
+    r.path = file.string();
+  }
+  return records;
+}
+
+// Canonical class of a record's label: FER2013 and manifests may store the canonical index.
+std::string record_class(const Record& r, const std::string& source) {
+  const std::string where = r.line > 0 ? source + ": line " + std::to_string(r.line) : source;
+  const std::vector<std::string>& canonical = canonical_classes();
+  if (!r.label.empty() && std::all_of(r.label.begin(), r.label.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    const size_t index = r.label.size() <= 3 ? std::stoul(r.label) : canonical.size();
+    FER_CHECK(index < canonical.size()) << where << ": class index " << r.label << " is not in 0.."
+                                        << canonical.size() - 1 << " (" << known_classes_text() << ")";
+    return canonical[index];
+  }
+  return canonical_class(r.label, where);
+}
+
+// The dataset's class list: the requested subset in its order, or the classes present in
+// canonical order.
+std::vector<std::string> choose_classes(const std::vector<std::string>& present, const DatasetOptions& o) {
+  if (o.classes.empty()) {
+    std::vector<std::string> out;
+    for (const std::string& c : canonical_classes())
+      if (std::find(present.begin(), present.end(), c) != present.end()) out.push_back(c);
+    return out;
+  }
+  std::vector<std::string> out;
+  for (const std::string& name : o.classes) {
+    const std::string c = canonical_class(name, "dataset: class subset");
+    FER_CHECK(std::find(present.begin(), present.end(), c) != present.end())
+        << "dataset: " << o.path << " has no samples of class '" << c << "' requested in the class subset";
+    FER_CHECK(std::find(out.begin(), out.end(), c) == out.end()) << "dataset: class '" << c << "' appears twice in the class subset";
+    out.push_back(c);
+  }
+  return out;
+}
+
+// Decoded, converted and resized pixels of one record, or the reason it cannot be read.
+struct Decoded {
+  std::vector<uint8_t> pixels;
+  std::string error;
+};
+
+Decoded decode_record(const Record& r, int size, int channels) {
+  Decoded d;
+  try {
+    Image image;
+    if (r.path.empty()) {
+      image = Image(kFer2013Side, kFer2013Side, 1);
+      image.pixels = r.pixels;
+      image = resize(convert_channels(image, channels), size, size);
+    } else {
+      FER_CHECK(has_image_extension(r.path)) << "decode_image: " << r.path << " is not an image file (by its extension)";
+      image = load_image(r.path, size, channels);
+    }
+    d.pixels = std::move(image.pixels);
+  } catch (const Error& e) {
+    d.error = e.what();
+  }
+  return d;
+}
+
+}  // namespace
+
+DatasetFormat parse_dataset_format(const std::string& name) {
+  if (name == "auto") return DatasetFormat::Auto;
+  if (name == "folder") return DatasetFormat::Folder;
+  if (name == "fer2013") return DatasetFormat::Fer2013;
+  if (name == "manifest") return DatasetFormat::Manifest;
+  FER_THROW() << "unknown dataset format '" << name << "' (known: auto, folder, fer2013, manifest)";
+}
+
+const char* dataset_format_name(DatasetFormat format) {
+  switch (format) {
+    case DatasetFormat::Auto: return "auto";
+    case DatasetFormat::Folder: return "folder";
+    case DatasetFormat::Fer2013: return "fer2013";
+    case DatasetFormat::Manifest: return "manifest";
+  }
+  return "?";
+}
+
+Image Dataset::image(int64_t i) const {
+  FER_CHECK(i >= 0 && i < static_cast<int64_t>(samples.size()))
+      << "Dataset::image: index " << i << " out of range for " << samples.size() << " samples";
+  const Sample& s = samples[i];
+  if (s.pixels.empty()) return load_image(s.path, size, channels);
+  Image image(size, size, channels);
+  image.pixels = s.pixels;
+  return image;
+}
+
+std::vector<int64_t> Dataset::class_counts() const {
+  std::vector<int64_t> counts(class_names.size(), 0);
+  for (const Sample& s : samples) ++counts[s.label];
+  return counts;
+}
+
+Dataset load_dataset(const DatasetOptions& o) {
+  FER_CHECK(o.size > 0 && (o.channels == 1 || o.channels == 3))
+      << "dataset: size must be positive and channels 1 or 3, got size " << o.size << ", channels " << o.channels;
+  fs::path path(o.path);
+  Dataset ds;
+  ds.format = o.format == DatasetFormat::Auto ? detect_format(path) : o.format;
+  if (ds.format == DatasetFormat::Manifest && fs::is_directory(path)) path /= "manifest.csv";
+  ds.size = o.size;
+  ds.channels = o.channels;
+  std::vector<Record> records = ds.format == DatasetFormat::Folder ? read_folder(path, o.subject_pattern)
+                                                                   : read_csv_file(path, ds.format);
+  FER_CHECK(!records.empty()) << "dataset: " << path.string() << " lists no samples";
+
+  std::vector<std::string> record_classes, present;
+  for (const Record& r : records) {
+    record_classes.push_back(record_class(r, path.string()));
+    if (std::find(present.begin(), present.end(), record_classes.back()) == present.end()) present.push_back(record_classes.back());
+  }
+  ds.class_names = choose_classes(present, o);
+  std::vector<Record> kept;
+  std::vector<int> labels;
+  for (size_t i = 0; i < records.size(); ++i) {
+    const auto it = std::find(ds.class_names.begin(), ds.class_names.end(), record_classes[i]);
+    if (it == ds.class_names.end()) continue;
+    labels.push_back(static_cast<int>(it - ds.class_names.begin()));
+    kept.push_back(std::move(records[i]));
+  }
+
+  std::vector<Decoded> decoded(kept.size());
+  parallel_for(static_cast<int64_t>(kept.size()), o.threads, [&](int64_t i) { decoded[i] = decode_record(kept[i], o.size, o.channels); });
+  const bool cache = static_cast<int64_t>(kept.size()) * o.size * o.size * o.channels <= o.cache_bytes;
+  for (size_t i = 0; i < kept.size(); ++i) {
+    if (!decoded[i].error.empty()) {
+      FER_CHECK(!o.strict) << decoded[i].error << " (strict mode: corrupt images are errors)";
+      ds.warnings.push_back("skipped: " + decoded[i].error);
+      ++ds.skipped;
+      continue;
+    }
+    Sample s{kept[i].path, labels[i], kept[i].subject, kept[i].split, {}};
+    if (cache || kept[i].path.empty()) s.pixels = std::move(decoded[i].pixels);
+    ds.samples.push_back(std::move(s));
+  }
+  FER_CHECK(!ds.samples.empty()) << "dataset: " << path.string() << ": every one of " << kept.size() << " images failed to decode";
+  return ds;
+}
+
+}  // namespace fer::data
