@@ -1,0 +1,42 @@
+// Training checkpoints: one safetensors file (engine/safetensors.h) holding
+//   "module.<name>.<key>"  every parameter and buffer of each named module (its state_dict),
+//   "optim.<name>.<key>"   each named optimizer's state_dict (moments, step counters, lr),
+// and, under the metadata key "fer.checkpoint", a JSON string:
+//   {"format": 1, "step": .., "epoch": .., "generators": {"<name>": {"seed": .., "offset": ..}},
+//    "modules": [..], "optimizers": [..], "extra": {free-form fields of the trainer}}.
+// The file can be opened by Python's safetensors to inspect or convert the weights.
+//
+// save is atomic (temporary file + fsync + rename). load restores every object in place and
+// checks everything first: the file's validity, that exactly the expected tensors are present,
+// shapes (naming the tensor and both shapes), and the metadata; every error names the file.
+// Nothing is modified unless the whole checkpoint matches.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "engine/nn/module.h"
+#include "engine/optim/optimizer.h"
+#include "engine/random.h"
+
+namespace fer {
+
+// The objects a checkpoint saves and restores, by name (non-owning).
+struct TrainingObjects {
+  std::map<std::string, nn::Module*> modules;
+  std::map<std::string, optim::Optimizer*> optimizers;
+  std::map<std::string, Generator*> generators;
+};
+
+struct TrainingProgress {
+  int64_t step = 0;
+  int64_t epoch = 0;
+  nlohmann::json extra = nlohmann::json::object();
+};
+
+void save_checkpoint(const std::string& path, const TrainingObjects& objects, const TrainingProgress& progress);
+// Restores modules, optimizers and generators in place and returns the progress counters.
+TrainingProgress load_checkpoint(const std::string& path, const TrainingObjects& objects);
+
+}  // namespace fer
