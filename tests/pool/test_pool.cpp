@@ -67,7 +67,7 @@ TEST_CASE("avg_pool2d cpu path matches the reference", "[cpu]") {
   REQUIRE_CPU_MATCHES_REF(f, (std::vector<Tensor>{random_param({3, 5, 13, 11}, 6)}), 1e-6, 1e-5);
 }
 
-TEST_CASE("pooling rejects bad windows naming the shapes", "[cpu]") {
+TEST_CASE("max_pool2d, avg_pool2d and global_avg_pool reject bad arguments naming the shapes", "[cpu]") {
   const Tensor x = Tensor::zeros({1, 2, 3, 3});
   REQUIRE_THROWS_WITH(max_pool2d(x, 2, 2, 2), Catch::Contains("max_pool2d") && Catch::Contains("[1, 2, 3, 3]"));
   REQUIRE_THROWS_WITH(avg_pool2d(x, 5, 1), Catch::Contains("avg_pool2d") && Catch::Contains("larger"));
