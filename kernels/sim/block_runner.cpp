@@ -16,6 +16,8 @@
 // of lane l is its mask (plus l itself) restricted to the warp's lanes that exist and have not
 // exited; it completes when every lane of the group waits at the same kind of operation with the
 // same group. Partial warps (blocks that are not a multiple of 32 threads) simply have fewer lanes.
+// __activemask is a warp operation too: after a sweep, when every thread is suspended, the lanes
+// of a warp that wait at it form its result.
 //
 // Layout: thread linear index i = x + y*blockDim.x + z*blockDim.x*blockDim.y, warp = i / 32,
 // lane = i % 32, as on a GPU.
@@ -114,7 +116,6 @@ class BlockRunner {
     return self.result;
   }
   unsigned current_lane() const { return static_cast<unsigned>(current_ - threads_.data()) % warpSize; }
-  unsigned current_warp() const { return static_cast<unsigned>(current_ - threads_.data()) / warpSize; }
   unsigned live_lanes(unsigned warp) const;
   bool in_kernel() const { return current_ != nullptr; }
 
@@ -292,9 +293,18 @@ bool BlockRunner::release_warp_groups() {
   for (unsigned warp = 0; warp < warps; ++warp) {
     const unsigned live = live_lanes(warp);
     unsigned waiting = 0;
+    unsigned at_active_mask = 0;
     for (unsigned rest = live; rest != 0; rest &= rest - 1) {
       const unsigned lane = static_cast<unsigned>(__builtin_ctz(rest));
-      if (threads_[warp * warpSize + lane].state == ThreadState::AtWarpOp) waiting |= 1u << lane;
+      const CudaThread& thread = threads_[warp * warpSize + lane];
+      if (thread.state != ThreadState::AtWarpOp) continue;
+      (thread.op == WarpOp::ActiveMask ? at_active_mask : waiting) |= 1u << lane;
+    }
+    // Every thread of the block is suspended now: the lanes at __activemask are the ones that
+    // reached it together.
+    if (at_active_mask != 0) {
+      complete_warp_op(warp, at_active_mask);
+      released = true;
     }
     while (waiting != 0) {
       const auto lane = static_cast<unsigned>(__builtin_ctz(waiting));
@@ -332,6 +342,7 @@ void BlockRunner::complete_warp_op(unsigned warp, unsigned group) {
       case WarpOp::Any: thread.result = ballot != 0; break;
       case WarpOp::All: thread.result = ballot == group; break;
       case WarpOp::Sync: thread.result = 0; break;
+      case WarpOp::ActiveMask: thread.result = group; break;
     }
     thread.state = ThreadState::Ready;
     --at_warp_op_;
@@ -381,10 +392,6 @@ uint64_t warp_shuffle(unsigned mask, uint64_t value, ShuffleMode mode, int opera
   return runner.wait_at_warp_op(WarpOp::Shuffle, mask, value, source);
 }
 
-unsigned active_lanes() {
-  BlockRunner& runner = runner_in_kernel("__activemask");
-  return runner.live_lanes(runner.current_warp());
-}
 
 }  // namespace detail
 }  // namespace fersim

@@ -226,7 +226,7 @@ constexpr int warpSize = 32;
 namespace detail {
 extern constinit thread_local void* current_dynamic_shared;
 
-enum class WarpOp : uint8_t { Sync, Shuffle, Ballot, Any, All };
+enum class WarpOp : uint8_t { Sync, Shuffle, Ballot, Any, All, ActiveMask };
 enum class ShuffleMode : uint8_t { Index, Up, Down, Xor };
 
 void sync_block();
@@ -235,7 +235,6 @@ void sync_block();
 // 64-bit payload and the result is the source lane's; for votes `value` is the predicate.
 uint64_t warp_collective(WarpOp op, unsigned mask, uint64_t value);
 uint64_t warp_shuffle(unsigned mask, uint64_t value, ShuffleMode mode, int operand, int width);
-unsigned active_lanes();
 
 template <class T>
 uint64_t to_bits(T value) {
@@ -328,8 +327,11 @@ inline int __any_sync(unsigned mask, int predicate) {
 inline int __all_sync(unsigned mask, int predicate) {
   return static_cast<int>(detail::warp_collective(detail::WarpOp::All, mask, predicate != 0));
 }
-// The lanes of the calling warp that have not exited (the simulator does not track divergence).
-inline unsigned __activemask() { return detail::active_lanes(); }
+// The lanes of the calling warp that execute this __activemask together: it waits until every
+// lane of the warp has exited or is waiting somewhere (here, at a barrier, at a warp operation).
+inline unsigned __activemask() {
+  return static_cast<unsigned>(detail::warp_collective(detail::WarpOp::ActiveMask, 0, 0));
+}
 
 // ---- atomics: real atomics, since blocks may run on several OS threads -----------------------------
 namespace detail {
