@@ -386,11 +386,16 @@ template <class T>
 T __ldg(const T* address) {
   return *address;
 }
-inline float __expf(float x) { return std::exp(x); }
-inline float __logf(float x) { return std::log(x); }
-inline float __powf(float x, float y) { return std::pow(x, y); }
-inline float __sinf(float x) { return std::sin(x); }
-inline float __cosf(float x) { return std::cos(x); }
+// glibc declares __expf, __logf, __powf, __sinf and __cosf in the global namespace (internal
+// names it does not even export): functions of those names here would make kernel calls
+// ambiguous, so these five are macros (at the end of this file) over these functions.
+namespace detail {
+inline float exp_intrinsic(float x) { return std::exp(x); }
+inline float log_intrinsic(float x) { return std::log(x); }
+inline float pow_intrinsic(float x, float y) { return std::pow(x, y); }
+inline float sin_intrinsic(float x) { return std::sin(x); }
+inline float cos_intrinsic(float x) { return std::cos(x); }
+}  // namespace detail
 inline float __fdividef(float x, float y) { return x / y; }
 inline float __saturatef(float x) { return x < 0.0f ? 0.0f : (x > 1.0f ? 1.0f : (x == x ? x : 0.0f)); }
 inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }
@@ -425,3 +430,9 @@ constexpr std::common_type_t<A, B> max(A a, B b) {
 }
 
 }  // namespace fersim
+
+#define __expf(x) ::fersim::detail::exp_intrinsic(x)
+#define __logf(x) ::fersim::detail::log_intrinsic(x)
+#define __powf(x, y) ::fersim::detail::pow_intrinsic(x, y)
+#define __sinf(x) ::fersim::detail::sin_intrinsic(x)
+#define __cosf(x) ::fersim::detail::cos_intrinsic(x)
