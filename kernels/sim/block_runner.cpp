@@ -47,10 +47,13 @@ namespace {
 
 enum class ThreadState : uint8_t { Ready, AtBarrier, AtWarpOp, Done };
 
+constexpr unsigned kNoStack = ~0u;
+
 struct CudaThread {
   Context context;
   uint3 index;
   ThreadState state;
+  unsigned stack;  // index into the runner's stacks, kNoStack before the thread first runs
   // The pending warp operation.
   WarpOp op;
   unsigned mask;
@@ -133,6 +136,7 @@ class BlockRunner {
   std::string deadlock_report() const;
 
   std::vector<FiberStack> stacks_;  // pooled: kept across blocks and launches
+  std::vector<unsigned> free_stacks_;  // LIFO, so that the next thread gets the stack still in cache
   std::vector<CudaThread> threads_;
   std::vector<unsigned> order_;
   std::vector<double2> dynamic_shared_;  // 16-byte aligned
@@ -197,14 +201,15 @@ void BlockRunner::start_block(const GridLaunch& launch, uint64_t linear_block) {
   launch_ = &launch;
   failure_.clear();
   const unsigned count = launch.threads_per_block();
-  while (stacks_.size() < count) stacks_.emplace_back();
   threads_.resize(count);
   for (unsigned i = 0; i < count; ++i) {
     CudaThread& thread = threads_[i];
     thread.index = unflatten(i, launch.block);
     thread.state = ThreadState::Ready;
-    prepare_context(thread.context, stacks_[i], &thread_main, &thread);
+    thread.stack = kNoStack;
   }
+  free_stacks_.resize(stacks_.size());
+  std::iota(free_stacks_.rbegin(), free_stacks_.rend(), 0u);
   at_barrier_ = at_warp_op_ = done_ = 0;
   uint64_t mix = linear_block;
   rng_ = launch.seed ^ splitmix64(mix);
@@ -248,7 +253,18 @@ void BlockRunner::sweep() {
   }
 }
 
+// A thread gets a stack when it first runs and gives it back when it finishes: a kernel without
+// barriers runs all its threads on one stack, hot in cache.
 void BlockRunner::resume(CudaThread& thread) {
+  if (thread.stack == kNoStack) {
+    if (free_stacks_.empty()) {
+      free_stacks_.push_back(static_cast<unsigned>(stacks_.size()));
+      stacks_.emplace_back(stacks_.size());
+    }
+    thread.stack = free_stacks_.back();
+    free_stacks_.pop_back();
+    prepare_context(thread.context, stacks_[thread.stack], &thread_main, &thread);
+  }
   current_ = &thread;
   threadIdx = thread.index;
   switch_context(scheduler_, thread.context);
@@ -256,7 +272,10 @@ void BlockRunner::resume(CudaThread& thread) {
   switch (thread.state) {
     case ThreadState::AtBarrier: ++at_barrier_; break;
     case ThreadState::AtWarpOp: ++at_warp_op_; break;
-    case ThreadState::Done: ++done_; break;
+    case ThreadState::Done:
+      ++done_;
+      free_stacks_.push_back(thread.stack);
+      break;
     case ThreadState::Ready: break;
   }
 }

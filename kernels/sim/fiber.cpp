@@ -81,7 +81,8 @@ fersim_detail_fiber_trampoline:
 
 namespace fersim::detail {
 
-FiberStack::FiberStack() : page_(static_cast<size_t>(sysconf(_SC_PAGESIZE))) {
+FiberStack::FiberStack(size_t number)
+    : page_(static_cast<size_t>(sysconf(_SC_PAGESIZE))), color_(number % 32 * 128 % page_) {
   mapping_ = mmap(nullptr, kBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
                   -1, 0);
   if (mapping_ == MAP_FAILED || mprotect(mapping_, page_, PROT_NONE) != 0) {
@@ -95,7 +96,7 @@ FiberStack::~FiberStack() {
 }
 
 FiberStack::FiberStack(FiberStack&& other) noexcept
-    : mapping_(std::exchange(other.mapping_, nullptr)), page_(other.page_) {}
+    : mapping_(std::exchange(other.mapping_, nullptr)), page_(other.page_), color_(other.color_) {}
 
 void prepare_context(Context& context, const FiberStack& stack, void (*entry)(void*), void* arg) {
   // After the switch pops 6 registers and returns, the trampoline must see a 16-byte aligned

@@ -23,7 +23,9 @@ struct Context {
 class FiberStack {
  public:
   static constexpr size_t kBytes = 256 * 1024;
-  FiberStack();
+  // `number` staggers where the stack starts within its page: stacks that all start at the same
+  // page offset map their hot top lines to the same cache sets and evict each other.
+  explicit FiberStack(size_t number);
   ~FiberStack();
   FiberStack(FiberStack&& other) noexcept;
   FiberStack(const FiberStack&) = delete;
@@ -32,11 +34,12 @@ class FiberStack {
 
   // The usable part: [bottom, bottom + size).
   void* bottom() const { return static_cast<char*>(mapping_) + page_; }
-  size_t size() const { return kBytes - page_; }
+  size_t size() const { return kBytes - page_ - color_; }
 
  private:
   void* mapping_ = nullptr;
   size_t page_ = 0;
+  size_t color_ = 0;
 };
 
 // Makes `context` start `entry(arg)` on `stack` at the first switch to it. `entry` must never
