@@ -14,7 +14,7 @@
 # Every phase runs under `timeout`, so that one slow phase cannot eat the others: the whole check
 # stays under 8 minutes. A phase that fails is reported and the next one still runs.
 # Environment: OUT (output folder), FER_BUILD_DIR (default build-gpu), FER_DEPS (default
-# .gpu_deps), FER_CUDA_ARCHS (default: the compute capability of GPU 0, else 90).
+# .gpu_deps), FER_COMMIT (the commit to name, where the copy has no .git), FER_CUDA_ARCHS (default: the compute capability of GPU 0, else 90).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -28,7 +28,7 @@ if [[ ${1:-} == --fetch-deps ]]; then
   for deb in "$deps"/debs/*.deb; do dpkg -x "$deb" "$deps"; done
   # Static archives, LAPACK and docs are not needed: they would only weigh on the copy.
   rm -rf "$deps/debs" "$deps/usr/share/doc" "$deps/usr/share/man"
-  find "$deps" \( -name '*.a' -o -name 'liblapack*' \) -delete
+  find "$deps" \( -name 'libopenblas*.a' -o -name 'liblapack*' \) -delete
   echo "dependencies unpacked into $deps"
   exit 0
 fi
@@ -49,7 +49,7 @@ elapsed() { echo $(($(date +%s) - started)); }
 {
   echo "# GPU check"
   echo
-  echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (with local changes)')"
+  echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ), commit ${FER_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}"
   echo "- GPU: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo 'nvidia-smi failed')"
   echo "- nvcc: $(nvcc --version 2>/dev/null | tail -1)"
   echo "- compute-sanitizer: $(command -v compute-sanitizer || echo 'not found')"
