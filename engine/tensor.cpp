@@ -1,6 +1,7 @@
 // Tensor, Storage and the device memory hooks. See tensor.h for the layout rules.
 #include "engine/tensor.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
@@ -118,11 +119,23 @@ void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device
 
 }  // namespace
 
+namespace {
+std::atomic<int64_t> g_live_storages{0};
+std::atomic<int64_t> g_live_storage_bytes{0};
+}  // namespace
+
 Storage::Storage(size_t bytes, Device device) : bytes_(bytes), device_(device) {
   data_ = alloc_bytes(bytes, device);
+  ++g_live_storages;
+  g_live_storage_bytes += static_cast<int64_t>(bytes);
 }
 
+int64_t Storage::live_count() { return g_live_storages.load(); }
+int64_t Storage::live_bytes() { return g_live_storage_bytes.load(); }
+
 Storage::~Storage() {
+  --g_live_storages;
+  g_live_storage_bytes -= static_cast<int64_t>(bytes_);
   // A destructor must not throw; a failing device free at teardown is not recoverable anyway.
   try {
     free_bytes(data_, device_);

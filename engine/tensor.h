@@ -38,6 +38,10 @@ class Storage {
   void* data() const { return data_; }
   size_t bytes() const { return bytes_; }
   Device device() const { return device_; }
+  // Storages alive in the process and their bytes (all devices): tests use them to prove that
+  // training loops do not leak.
+  static int64_t live_count();
+  static int64_t live_bytes();
 
  private:
   void* data_ = nullptr;
