@@ -1,12 +1,7 @@
-// The `fer` command. Subcommands are added by train/ as the stages land.
-#include <cstdio>
-#include <cstring>
+// The `fer` command: everything is in train/cli.cpp.
+#include <string>
+#include <vector>
 
-int main(int argc, char** argv) {
-  if (argc >= 2 && std::strcmp(argv[1], "demo") == 0) {
-    std::puts("fer demo: not available yet (the method issue adds it)");
-    return 0;
-  }
-  std::puts("usage: fer demo [--out RUNDIR]");
-  return argc >= 2 ? 2 : 0;
-}
+#include "train/cli.h"
+
+int main(int argc, char** argv) { return fer::train::run_command(std::vector<std::string>(argv + 1, argv + argc)); }

@@ -1,0 +1,12 @@
+// The `fer` command (docs/cli.md): synth-data, train, eval, generate, classify, demo, info.
+// Every flag has help text (`fer <command> --help`); unknown flags and config keys are errors that
+// suggest the nearest name. Returns the process exit status (0 ok, 1 error, 2 usage, 130 Ctrl-C).
+#pragma once
+#include <string>
+#include <vector>
+
+namespace fer::train {
+
+int run_command(const std::vector<std::string>& args);
+
+}  // namespace fer::train

@@ -1,0 +1,88 @@
+// The configuration of `fer train`: one explicit struct per stage (DESIGN.md convention 8),
+// bound to dotted names by bind(); defaults are DESIGN.md's. config.json in a RUNDIR is
+// to_json() of the resolved values, and loading it back gives the same run.
+#pragma once
+#include <string>
+
+#include "models/config.h"
+#include "train/fields.h"
+
+namespace fer::train {
+
+// Which parts of the method run (DESIGN.md "Ablations").
+enum class Mode { Baseline, Synth, Joint, JointIntra, JointRdbp };
+Mode parse_mode(const std::string& name);  // throws suggesting the nearest name
+const char* mode_name(Mode mode);
+const std::vector<std::string>& mode_names();
+
+struct DataConfig {
+  std::string format = "auto";  // auto | folder | fer2013 | manifest
+  std::string classes;          // comma-separated subset, empty: all
+  std::string subject_pattern = "^(S\\d+)_";
+  bool augment = true;          // random flips and small shifts of real training images
+};
+
+struct ProtocolConfig {
+  int64_t folds = 5;             // subject-independent k-fold
+  int64_t fold = -1;             // -1: every fold; otherwise only this one
+  double val_fraction = 0.2;     // inner validation subjects (of the training subjects)
+};
+
+struct IdentityConfig {          // stage 0
+  int64_t epochs = 10;
+  int64_t batch_size = 32;
+  double lr = 1e-3;
+  std::string checkpoint;        // load Id from here instead of training it
+};
+
+struct FesganConfig {            // stage 1
+  int64_t epochs = 30;
+  int64_t batch_size = 32;
+  double lr = 2e-4;
+  double beta1 = 0.5;
+  double beta2 = 0.999;
+  double w_rec = 10;             // L1(x_rec, x)
+  double w_id = 5;               // L1(Id(x_rec), Id(x))
+  double w_cls = 1;              // class head CE on x_hat and x_pf (G) and on real x (D)
+  double w_adv = 1;              // hinge generator loss
+  double w_latent = 1;           // D_z logistic loss for E
+};
+
+struct JointConfig {             // stage 2 (and the recognizer of every ablation)
+  int64_t epochs = 30;
+  int64_t batch_size = 32;
+  int64_t synth_batch = 32;      // synthetic faces per step (synth and joint modes)
+  double lr = 1e-3;              // recognizer Adam
+  double beta1 = 0.9;
+  double weight_decay = 5e-4;
+  double w_synth = 1;            // CE(R(x_s), y_s)
+  double w_intra = 0.1;          // intra-class loss
+  double intra_momentum = 0.1;   // running class centers
+  double g_lr = 2e-4;            // generator Adam in the joint stage
+  double g_w_adv = 1;            // G's hinge loss in the joint stage
+  double g_w_cls = 1;            // G's class-head loss in the joint stage
+};
+
+struct TrainConfig {
+  std::string mode = "joint-rdbp";
+  std::string device = "cpu";
+  int64_t seed = 0;
+  int64_t sample_identities = 4;  // rows of the per-epoch sample grids
+  models::ModelConfig model;
+  DataConfig data;
+  ProtocolConfig protocol;
+  IdentityConfig stage0;
+  FesganConfig stage1;
+  JointConfig stage2;
+
+  // Binds every field to its dotted name ("stage1.lr", "model.image_size", ...).
+  void bind(FieldSet& fields);
+  // Checks ranges, naming the key.
+  void validate() const;
+  Mode run_mode() const { return parse_mode(mode); }
+};
+
+// A sized-down configuration for `fer demo` and the tests: image size, width, epochs.
+TrainConfig small_config(int64_t image_size, double width, int64_t epochs);
+
+}  // namespace fer::train

@@ -1,0 +1,150 @@
+#include "train/protocol.h"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "data/split.h"
+#include "train/report.h"
+#include "train/trainer.h"
+
+namespace fer::train {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+void write_json(const fs::path& path, const nlohmann::json& json) {
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << json.dump(2) << "\n";
+    FER_CHECK(out.good()) << "cannot write " << tmp.string();
+  }
+  fs::rename(tmp, path);  // atomic: readers never see half a file
+}
+
+nlohmann::json read_json(const fs::path& path) {
+  std::ifstream in(path);
+  FER_CHECK(in.good()) << "cannot read " << path.string();
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const std::exception& e) {
+    FER_THROW() << path.string() << ": " << e.what();
+  }
+}
+
+nlohmann::json fold_json(const FoldResult& r, const std::vector<std::string>& classes) {
+  nlohmann::json j = r.test.to_json();
+  j["fold"] = r.fold;
+  j["test_images"] = r.test.total();
+  j["best_epoch"] = r.best_epoch;
+  j["best_val_accuracy"] = r.best_val_accuracy;
+  j["classes"] = classes;
+  return j;
+}
+
+nlohmann::json summarize(const TrainConfig& config, const std::vector<nlohmann::json>& folds,
+                         const std::vector<std::string>& classes) {
+  double sum = 0, sum_sq = 0;
+  Confusion total(static_cast<int64_t>(classes.size()));
+  for (const nlohmann::json& f : folds) {
+    const double a = f.at("accuracy");
+    sum += a, sum_sq += a * a;
+    const auto rows = f.at("confusion").get<std::vector<std::vector<int64_t>>>();
+    for (size_t t = 0; t < rows.size(); ++t)
+      for (size_t p = 0; p < rows[t].size(); ++p) total.counts[t * rows.size() + p] += rows[t][p];
+  }
+  const auto n = static_cast<double>(folds.size());
+  const double mean = n > 0 ? sum / n : 0;
+  const double var = n > 1 ? std::max(0.0, (sum_sq - n * mean * mean) / (n - 1)) : 0.0;
+  return {{"mode", config.mode},
+          {"classes", classes},
+          {"folds", folds},
+          {"mean_accuracy", mean},
+          {"std_accuracy", std::sqrt(var)},
+          {"pooled", total.to_json()}};
+}
+
+}  // namespace
+
+data::Dataset load_configured_dataset(const TrainConfig& config, const std::string& path) {
+  data::DatasetOptions o;
+  o.path = path;
+  o.format = data::parse_dataset_format(config.data.format);
+  o.classes = split_list(config.data.classes);
+  o.subject_pattern = config.data.subject_pattern;
+  o.size = static_cast<int>(config.model.image_size);
+  o.channels = static_cast<int>(config.model.channels);
+  return data::load_dataset(o);
+}
+
+TrainConfig load_run_config(const std::string& run_dir) {
+  TrainConfig config;
+  FieldSet fields;
+  config.bind(fields);
+  const fs::path path = fs::path(run_dir) / "config.json";
+  fields.load_json(read_json(path), path.string());
+  return config;
+}
+
+nlohmann::json run_training(const TrainRequest& request) {
+  const fs::path dir = request.out;
+  const bool resuming = request.resume && fs::exists(dir / "config.json");
+  TrainConfig config = resuming ? load_run_config(request.out) : request.config;
+  const data::Dataset dataset = load_configured_dataset(config, request.data);
+  config.model.classes = static_cast<int64_t>(dataset.class_names.size());
+  config.validate();
+  fs::create_directories(dir / "folds");
+  FieldSet fields;
+  config.bind(fields);
+  write_json(dir / "config.json", fields.to_json());
+
+  data::SplitOptions so;
+  so.folds = static_cast<int>(config.protocol.folds);
+  so.val_fraction = config.protocol.val_fraction;
+  so.seed = static_cast<uint64_t>(config.seed);
+  const fs::path split_path = dir / "split.json";
+  const data::Split split = resuming && fs::exists(split_path)
+                                ? data::load_split(split_path.string(), static_cast<int64_t>(dataset.samples.size()))
+                                : data::make_kfold_split(dataset, so);
+  data::save_split(split_path.string(), split);
+
+  RunLog log((dir / "metrics.jsonl").string(), request.quiet);
+  std::vector<nlohmann::json> results;
+  for (int64_t f = 0; f < config.protocol.folds; ++f) {
+    if (config.protocol.fold >= 0 && f != config.protocol.fold) continue;
+    const fs::path fold_path = dir / "folds" / ("fold" + std::to_string(f) + ".json");
+    if (resuming && fs::exists(fold_path)) {
+      results.push_back(read_json(fold_path));
+      continue;
+    }
+    const data::Fold& fold = split.folds[static_cast<size_t>(f)];
+    FoldData data{make_image_set(dataset, fold.train), make_image_set(dataset, fold.val),
+                  make_image_set(dataset, fold.test), dataset.class_names};
+    log.message("[fold " + std::to_string(f) + "] " + std::to_string(data.train.size()) + " train, " +
+                std::to_string(data.val.size()) + " validation, " + std::to_string(data.test.size()) +
+                " test images; mode " + config.mode);
+    FoldTrainer trainer(config, std::move(data), request.out, f, log);
+    const nlohmann::json result = fold_json(trainer.run(request.resume), dataset.class_names);
+    write_json(fold_path, result);
+    results.push_back(result);
+    log.message("[fold " + std::to_string(f) + "] test accuracy " + std::to_string(result.at("accuracy").get<double>()));
+  }
+  const nlohmann::json summary = summarize(config, results, dataset.class_names);
+  write_json(dir / "summary.json", summary);
+  write_report(request.out);
+  return summary;
+}
+
+}  // namespace fer::train

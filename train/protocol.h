@@ -1,0 +1,31 @@
+// `fer train`: loads the data, makes the subject-independent k-fold split (model selection on an
+// inner validation split of the training subjects only), trains each fold (train/trainer.h) and
+// writes the RUNDIR: config.json, split.json, metrics.jsonl, checkpoints/, samples/,
+// folds/fold<i>.json, summary.json, and the report (train/report.h).
+#pragma once
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "data/dataset.h"
+#include "train/config.h"
+
+namespace fer::train {
+
+struct TrainRequest {
+  TrainConfig config;
+  std::string data;    // dataset folder or CSV
+  std::string out;     // RUNDIR
+  bool resume = false; // continue the run in `out` (its config.json and split.json are used)
+  bool quiet = false;  // no progress lines
+};
+
+// Returns summary.json's content.
+nlohmann::json run_training(const TrainRequest& request);
+
+// The dataset as the config asks for it (format, classes, subject pattern, size, channels).
+data::Dataset load_configured_dataset(const TrainConfig& config, const std::string& path);
+
+// Reads RUNDIR/config.json back into a config (unknown keys are errors).
+TrainConfig load_run_config(const std::string& run_dir);
+
+}  // namespace fer::train

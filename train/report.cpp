@@ -1,0 +1,212 @@
+#include "train/report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "data/image.h"
+#include "kernels/common/error.h"
+
+namespace fer::train {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* const kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"};
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  FER_CHECK(in.good()) << "cannot read " << path.string();
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string base64(const std::string& bytes) {
+  static const char* table = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < bytes.size(); i += 3) {
+    const uint32_t v = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8) | uint8_t(bytes[i + 2]);
+    for (int s = 18; s >= 0; s -= 6) out += table[(v >> s) & 63];
+  }
+  if (i < bytes.size()) {
+    const uint32_t v = (uint8_t(bytes[i]) << 16) | (i + 1 < bytes.size() ? uint8_t(bytes[i + 1]) << 8 : 0);
+    out += table[(v >> 18) & 63];
+    out += table[(v >> 12) & 63];
+    out += i + 1 < bytes.size() ? table[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+std::string png_tag(const fs::path& path, const std::string& alt) {
+  return "<img alt=\"" + alt + "\" src=\"data:image/png;base64," + base64(read_file(path)) + "\">";
+}
+
+std::string fixed(double v, int digits = 2) {
+  std::ostringstream s;
+  s.setf(std::ios::fixed);
+  s.precision(digits);
+  s << v;
+  return s.str();
+}
+
+std::vector<nlohmann::json> read_metrics(const fs::path& path) {
+  std::vector<nlohmann::json> records;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty()) records.push_back(nlohmann::json::parse(line));
+  return records;
+}
+
+// Rows normalized to recall; darker is more. Cells of 24 pixels.
+void write_confusion_png(const nlohmann::json& confusion, const fs::path& path) {
+  const auto rows = confusion.get<std::vector<std::vector<int64_t>>>();
+  const int k = static_cast<int>(rows.size()), cell = 24;
+  data::Image image(k * cell, k * cell, 3);
+  for (int t = 0; t < k; ++t) {
+    int64_t total = 0;
+    for (int64_t c : rows[static_cast<size_t>(t)]) total += c;
+    for (int p = 0; p < k; ++p) {
+      const double share = total ? static_cast<double>(rows[static_cast<size_t>(t)][static_cast<size_t>(p)]) / total : 0;
+      const auto shade = static_cast<uint8_t>(255 - std::lround(share * 215));
+      for (int y = 0; y < cell; ++y)
+        for (int x = 0; x < cell; ++x) {
+          const bool border = x == 0 || y == 0;
+          image.at(p * cell + x, t * cell + y, 0) = border ? 200 : shade;
+          image.at(p * cell + x, t * cell + y, 1) = border ? 200 : shade;
+          image.at(p * cell + x, t * cell + y, 2) = border ? 200 : 255;
+        }
+    }
+  }
+  data::write_png(path.string(), image);
+}
+
+std::string confusion_table(const nlohmann::json& pooled, const std::vector<std::string>& classes) {
+  std::ostringstream h;
+  h << "<table><tr><th>true \\ predicted</th>";
+  for (const auto& c : classes) h << "<th>" << c << "</th>";
+  h << "<th>recall</th></tr>";
+  const auto rows = pooled.at("confusion").get<std::vector<std::vector<int64_t>>>();
+  const auto recall = pooled.at("recall").get<std::vector<double>>();
+  for (size_t t = 0; t < rows.size(); ++t) {
+    h << "<tr><th>" << classes[t] << "</th>";
+    for (int64_t c : rows[t]) h << "<td>" << c << "</td>";
+    h << "<td>" << fixed(100 * recall[t], 1) << "%</td></tr>";
+  }
+  h << "</table>";
+  return h.str();
+}
+
+}  // namespace
+
+std::string svg_line_plot(const std::string& title, const std::string& x_label, const std::vector<PlotSeries>& series) {
+  const double W = 520, H = 300, left = 60, right = 150, top = 30, bottom = 40;
+  double x0 = 1e300, x1 = -1e300, y0 = 1e300, y1 = -1e300;
+  for (const auto& s : series)
+    for (auto [x, y] : s.points) x0 = std::min(x0, x), x1 = std::max(x1, x), y0 = std::min(y0, y), y1 = std::max(y1, y);
+  if (x0 > x1) x0 = 0, x1 = 1, y0 = 0, y1 = 1;
+  if (x1 == x0) x1 = x0 + 1;
+  if (y1 == y0) y1 = y0 + 1;
+  auto px = [&](double x) { return left + (x - x0) / (x1 - x0) * (W - left - right); };
+  auto py = [&](double y) { return H - bottom - (y - y0) / (y1 - y0) * (H - top - bottom); };
+  std::ostringstream s;
+  s << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H
+    << "\" font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+    << "<text x=\"" << left << "\" y=\"18\" font-size=\"13\">" << title << "</text>\n";
+  for (int i = 0; i <= 4; ++i) {
+    const double y = y0 + (y1 - y0) * i / 4;
+    s << "<line x1=\"" << left << "\" x2=\"" << W - right << "\" y1=\"" << py(y) << "\" y2=\"" << py(y)
+      << "\" stroke=\"#ddd\"/><text x=\"" << left - 5 << "\" y=\"" << py(y) + 4 << "\" text-anchor=\"end\">"
+      << fixed(y, 3) << "</text>\n";
+    const double x = x0 + (x1 - x0) * i / 4;
+    s << "<text x=\"" << px(x) << "\" y=\"" << H - bottom + 15 << "\" text-anchor=\"middle\">" << fixed(x, 1) << "</text>\n";
+  }
+  s << "<text x=\"" << (left + W - right) / 2 << "\" y=\"" << H - 8 << "\" text-anchor=\"middle\">" << x_label << "</text>\n";
+  for (size_t i = 0; i < series.size(); ++i) {
+    const char* color = kColors[i % 8];
+    s << "<polyline fill=\"none\" stroke=\"" << color << "\" stroke-width=\"1.5\" points=\"";
+    for (auto [x, y] : series[i].points) s << px(x) << "," << py(y) << " ";
+    s << "\"/>\n<text x=\"" << W - right + 10 << "\" y=\"" << top + 14 * i + 10 << "\" fill=\"" << color << "\">"
+      << series[i].name << "</text>\n";
+  }
+  s << "</svg>\n";
+  return s.str();
+}
+
+void write_report(const std::string& run_dir) {
+  const fs::path dir = run_dir;
+  const nlohmann::json summary = nlohmann::json::parse(read_file(dir / "summary.json"));
+  const nlohmann::json config = nlohmann::json::parse(read_file(dir / "config.json"));
+  const std::vector<nlohmann::json> metrics = read_metrics(dir / "metrics.jsonl");
+  const auto classes = summary.at("classes").get<std::vector<std::string>>();
+  fs::create_directories(dir / "plots");
+
+  // Loss curves per (fold, stage) and accuracy curves per fold, by epoch.
+  std::map<std::string, std::map<std::string, PlotSeries>> plots;  // plot name -> series
+  std::map<std::string, std::string> last_samples;                 // "fold0_stage1" -> path
+  for (const nlohmann::json& r : metrics) {
+    const std::string key = "fold" + std::to_string(r.at("fold").get<int64_t>()) + "_" + r.at("stage").get<std::string>();
+    const double epoch = r.at("epoch").get<double>() + 1;
+    if (r.contains("loss"))
+      for (auto it = r["loss"].begin(); it != r["loss"].end(); ++it) {
+        PlotSeries& s = plots["losses_" + key][it.key()];
+        s.name = it.key();
+        s.points.push_back({epoch, it.value().get<double>()});
+      }
+    for (const char* acc : {"train_accuracy", "val_accuracy"})
+      if (r.contains(acc)) {
+        PlotSeries& s = plots["accuracy_" + key][acc];
+        s.name = acc;
+        s.points.push_back({epoch, r[acc].get<double>()});
+      }
+    if (r.contains("samples")) last_samples[key] = r["samples"];
+  }
+  std::ostringstream plot_html;
+  for (const auto& [name, series_map] : plots) {
+    std::vector<PlotSeries> series;
+    for (const auto& [_, s] : series_map) series.push_back(s);
+    const std::string svg = svg_line_plot(name, "epoch", series);
+    std::ofstream(dir / "plots" / (name + ".svg")) << svg;
+    plot_html << svg;
+  }
+
+  std::ostringstream h;
+  h << "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>fer run: " << summary.at("mode").get<std::string>()
+    << "</title><style>body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;margin:1em 0}"
+       "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}img{image-rendering:pixelated;margin:4px;"
+       "border:1px solid #ccc}svg{margin:4px;border:1px solid #eee}pre{background:#f6f6f6;padding:1em}</style></head><body>\n"
+    << "<h1>fer run: mode " << summary.at("mode").get<std::string>() << "</h1>\n<h2>Accuracy</h2>\n<p>Mean over "
+    << summary.at("folds").size() << " test fold(s): <b>" << fixed(100 * summary.at("mean_accuracy").get<double>())
+    << "% ± " << fixed(100 * summary.at("std_accuracy").get<double>()) << "%</b> (model selected on the inner "
+    << "validation split)</p>\n<table><tr><th>fold</th><th>test accuracy</th><th>test images</th><th>best epoch</th>"
+       "<th>validation accuracy</th></tr>";
+  for (const nlohmann::json& f : summary.at("folds"))
+    h << "<tr><td>" << f.at("fold") << "</td><td>" << fixed(100 * f.at("accuracy").get<double>()) << "%</td><td>"
+      << f.at("test_images") << "</td><td>" << f.at("best_epoch").get<int64_t>() + 1 << "</td><td>"
+      << fixed(100 * f.at("best_val_accuracy").get<double>()) << "%</td></tr>";
+  h << "</table>\n<h2>Confusion matrix (all test folds pooled)</h2>\n";
+  if (!summary.at("folds").empty()) {
+    write_confusion_png(summary.at("pooled").at("confusion"), dir / "confusion.png");
+    h << confusion_table(summary.at("pooled"), classes) << png_tag(dir / "confusion.png", "confusion matrix");
+  }
+  h << "\n<h2>Training curves</h2>\n" << plot_html.str() << "\n<h2>Samples (last epoch of each stage)</h2>\n"
+    << "<p>Rows: a validation face x, its reconstruction x_rec, then x_hat for each expression (" ;
+  for (size_t k = 0; k < classes.size(); ++k) h << (k ? ", " : "") << classes[k];
+  h << "); the lower rows show new identities from the prior, x_pf, for each expression.</p>\n";
+  for (const auto& [key, path] : last_samples)
+    if (fs::exists(dir / path)) h << "<h3>" << key << "</h3>" << png_tag(dir / path, key) << "\n";
+  h << "<h2>Configuration</h2><pre>" << config.dump(2) << "</pre></body></html>\n";
+  std::ofstream out(dir / "report.html");
+  out << h.str();
+  FER_CHECK(out.good()) << "cannot write " << (dir / "report.html").string();
+}
+
+}  // namespace fer::train

@@ -1,0 +1,24 @@
+// The human side of a RUNDIR: SVG plots of the losses and accuracies per epoch (plots/), the pooled
+// confusion matrix as an image (confusion.png), and one self-contained report.html (images
+// inlined as data URIs, plots inlined as SVG) that shows the configuration, the per-fold and
+// mean±std accuracies, per-class recall, the confusion matrix, the plots and the sample grids.
+// Everything is rebuilt from config.json, metrics.jsonl and summary.json, so `fer eval` can redo it.
+#pragma once
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace fer::train {
+
+struct PlotSeries {
+  std::string name;
+  std::vector<std::pair<double, double>> points;  // (x, y)
+};
+
+// A line plot with axes, ticks and a legend, as a standalone <svg> element.
+std::string svg_line_plot(const std::string& title, const std::string& x_label,
+                          const std::vector<PlotSeries>& series);
+
+void write_report(const std::string& run_dir);
+
+}  // namespace fer::train

@@ -1,0 +1,64 @@
+#include "train/runlog.h"
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "kernels/common/error.h"
+
+namespace fer::train {
+
+namespace {
+std::atomic<bool> g_interrupt{false};
+extern "C" void on_sigint(int) { g_interrupt.store(true); }
+
+std::string duration_text(double seconds) {
+  const auto s = static_cast<int64_t>(seconds);
+  std::ostringstream out;
+  if (s >= 3600) out << s / 3600 << "h";
+  if (s >= 60) out << (s / 60) % 60 << "m";
+  out << s % 60 << "s";
+  return out.str();
+}
+}  // namespace
+
+void install_interrupt_handler() { std::signal(SIGINT, on_sigint); }
+bool interrupt_requested() { return g_interrupt.load(); }
+void request_interrupt() { g_interrupt.store(true); }
+void clear_interrupt() { g_interrupt.store(false); }
+
+RunLog::RunLog(std::string metrics_path, bool quiet) : path_(std::move(metrics_path)), quiet_(quiet) {
+  start_phase();
+}
+
+void RunLog::write(const nlohmann::json& record) {
+  std::ofstream out(path_, std::ios::app);
+  out << record.dump() << "\n";
+  out.flush();
+  FER_CHECK(out.good()) << "cannot append to " << path_;
+}
+
+void RunLog::start_phase() { phase_start_ = last_print_ = std::chrono::steady_clock::now(); }
+
+void RunLog::progress(const std::string& where, int64_t step, int64_t steps, int64_t images_done,
+                      const LossValues& losses, bool force) {
+  const auto now = std::chrono::steady_clock::now();
+  if (quiet_ || (!force && now - last_print_ < std::chrono::seconds(2))) return;
+  last_print_ = now;
+  const double elapsed = std::chrono::duration<double>(now - phase_start_).count();
+  const double per_step = step > 0 ? elapsed / static_cast<double>(step) : 0.0;
+  std::ostringstream line;
+  line << where << " step " << step << "/" << steps << " ETA "
+       << duration_text(per_step * static_cast<double>(steps - step)) << " |";
+  for (const auto& [name, value] : losses) line << " " << name << "=" << value;
+  line << " | " << static_cast<int64_t>(elapsed > 0 ? static_cast<double>(images_done) / elapsed : 0.0) << " img/s";
+  std::fprintf(stderr, "%s\n", line.str().c_str());
+}
+
+void RunLog::message(const std::string& text) const {
+  if (!quiet_) std::fprintf(stderr, "%s\n", text.c_str());
+}
+
+}  // namespace fer::train

@@ -1,0 +1,118 @@
+// One fold of the method: stage 0 (identity network), stage 1 (FESGAN), stage 2 (the recognizer,
+// jointly with the generator in the joint modes), model selection on the inner validation split,
+// and the test-fold evaluation (DESIGN.md "The method").
+//
+// Which stages run depends on the mode: baseline runs stage 2 on real data only; synth adds
+// synthetic faces of the frozen pre-trained G; joint, joint-intra and joint-rdbp train G with R.
+// Stage 0 runs when stage 1 does, the data has at least two training subjects and
+// stage0.epochs > 0 (or stage0.checkpoint names a trained Id); otherwise the identity loss is off.
+//
+// Checkpoints (DIR/checkpoints/fold<i>.safetensors) hold every module, optimizer, generator and
+// the running class centers, with the position (stage, epoch, step in epoch): written atomically
+// at the end of each epoch and on Ctrl-C, so --resume continues exactly where the run stopped.
+// Randomness: `init` seeds the weights; `sample` draws priors, labels and flips and is saved; the
+// batch order is a pure function of (seed, stage, epoch).
+#pragma once
+#include <memory>
+#include <string>
+
+#include "engine/checkpoint.h"
+#include "engine/optim/optimizer.h"
+#include "engine/ops/rdbp.h"
+#include "models/fesgan.h"
+#include "models/recognizer.h"
+#include "train/config.h"
+#include "train/imageset.h"
+#include "train/metrics.h"
+#include "train/runlog.h"
+
+namespace fer::train {
+
+struct FoldData {
+  ImageSet train, val, test;
+  std::vector<std::string> class_names;
+};
+
+// The running class centers of the intra-class loss, as buffers so checkpoints carry them.
+class CenterBuffers : public nn::Module {
+ public:
+  CenterBuffers(int64_t classes, int64_t dim);
+  std::string type_name() const override { return "CenterBuffers"; }
+  Tensor& centers;
+  Tensor& seen;
+};
+
+// The loss terms of one stage-2 step, unweighted, before any backward (undefined when a term is
+// off in the mode). total is what the step differentiates.
+struct JointTerms {
+  Tensor ce_real, ce_synth, intra, g_adv, g_cls;
+  Tensor total;
+  Tensor synthetic;  // x_s (undefined in baseline)
+};
+
+struct FoldResult {
+  int64_t fold = 0;
+  Confusion test{0};
+  double best_val_accuracy = 0;
+  int64_t best_epoch = -1;
+};
+
+// The confusion matrix of R (put in eval mode, then back in train mode) over every image of set.
+Confusion evaluate_recognizer(models::Recognizer& R, const ImageSet& set, int64_t classes, Device device);
+
+class FoldTrainer {
+ public:
+  // dir: the RUNDIR (checkpoints/, samples/ are created in it).
+  FoldTrainer(const TrainConfig& config, FoldData data, std::string dir, int64_t fold, RunLog& log);
+
+  // Runs every stage the mode needs (continuing from the checkpoint when resume is set) and
+  // evaluates the selected recognizer on the test fold.
+  FoldResult run(bool resume);
+
+  // One step of each stage on a batch (exposed for the tests). Returns the logged losses.
+  LossValues identity_step(const Batch& batch);
+  LossValues fesgan_step(const Batch& batch);
+  LossValues joint_step(const Batch& batch);
+  JointTerms joint_terms(const Batch& batch);
+  Batch batch_of(const ImageSet& set, const std::vector<int64_t>& rows);  // flips drawn when training
+
+  Confusion evaluate(const ImageSet& set);
+  bool uses_generator() const { return mode_ != Mode::Baseline; }
+  bool uses_identity() const;
+
+  models::Encoder& encoder() { return *E_; }
+  models::Decoder& generator() { return *G_; }
+  models::Recognizer& recognizer() { return *R_; }
+  TrainingObjects objects();
+  std::string checkpoint_path() const;
+  std::string best_recognizer_path() const;
+
+ private:
+  struct Position;
+  void build_optimizers();
+  void run_stage(int stage, const ImageSet& set, int64_t epochs, int64_t batch_size, Position& at);
+  LossValues step(int stage, const Batch& batch);
+  nlohmann::json end_epoch(int stage, int64_t epoch, Position& at);
+  void save(const Position& at);
+  void write_samples(const std::string& name);
+  void select_if_best(double val_accuracy, int64_t epoch, Position& at);
+
+  TrainConfig config_;
+  Mode mode_;
+  Device device_;
+  FoldData data_;
+  std::string dir_;
+  int64_t fold_;
+  RunLog& log_;
+  Generator init_gen_, sample_gen_;
+  std::shared_ptr<models::Encoder> E_;
+  std::shared_ptr<models::Decoder> G_;
+  std::shared_ptr<models::ImageDiscriminator> D_;
+  std::shared_ptr<models::LatentDiscriminator> Dz_;
+  std::shared_ptr<models::IdentityNet> Id_;
+  std::shared_ptr<models::Recognizer> R_;
+  std::shared_ptr<CenterBuffers> centers_;
+  std::unique_ptr<optim::Optimizer> opt_id_, opt_eg_, opt_d_, opt_dz_, opt_r_, opt_g_;
+};
+
+}  // namespace fer::train
