@@ -62,10 +62,18 @@ void unary_backward_range(UnaryOp op, UnaryParams p, const T* x, const T* y, con
 
 // ---- binary -------------------------------------------------------------------------------
 
+// Runs along the inner axis are plain strided loops (stride 0 or 1 on the common shapes), which
+// the compiler vectorizes; the odometer of for_each_run is paid once per run.
 template <typename T, typename F>
 void broadcast_range(const StridedShape<2>& s, const T* a, const T* b, T* out, int64_t begin, int64_t end,
                      F f) {
-  for_each_strided(s, begin, end, [&](int64_t i, const int64_t* at) { out[i] = f(a[at[0]], b[at[1]]); });
+  const int64_t sa = s.strides[0][s.ndim - 1];
+  const int64_t sb = s.strides[1][s.ndim - 1];
+  for_each_run(s, begin, end, [&](int64_t i, const int64_t* at, int64_t run) {
+    const T* pa = a + at[0];
+    const T* pb = b + at[1];
+    for (int64_t r = 0; r < run; ++r) out[i + r] = f(pa[r * sa], pb[r * sb]);
+  });
 }
 
 template <typename T>
@@ -85,11 +93,15 @@ void binary_backward_range(BinaryOp op, const StridedShape<2>& s, const T* a, co
   FER_CHECK(op == BinaryOp::Mul || op == BinaryOp::Div)
       << "binary_backward: only mul and div have a per-element gradient kernel";
   const bool mul = op == BinaryOp::Mul;
-  for_each_strided(s, begin, end, [&](int64_t i, const int64_t* at) {
-    const T u = a[at[0]];
-    const T v = b[at[1]];
-    if (ga) ga[i] = mul ? g[i] * v : g[i] / v;
-    if (gb) gb[i] = mul ? g[i] * u : -g[i] * u / (v * v);
+  const int64_t sa = s.strides[0][s.ndim - 1];
+  const int64_t sb = s.strides[1][s.ndim - 1];
+  for_each_run(s, begin, end, [&](int64_t i, const int64_t* at, int64_t run) {
+    for (int64_t r = 0; r < run; ++r) {
+      const T u = a[at[0] + r * sa];
+      const T v = b[at[1] + r * sb];
+      if (ga) ga[i + r] = mul ? g[i + r] * v : g[i + r] / v;
+      if (gb) gb[i + r] = mul ? g[i + r] * u : -g[i + r] * u / (v * v);
+    }
   });
 }
 

@@ -71,10 +71,11 @@ StridedShape<N> make_strided_shape(const std::vector<int64_t>& full,
   return s;
 }
 
-// Calls f(i, offsets) for every flat index i in [begin, end) of the full shape, where offsets[k]
-// is the element of operand k. Walks an odometer so the inner axis is a plain strided loop.
+// Calls f(i, offsets, run) for each piece of [begin, end) that lies along the inner axis: flat
+// indices i .. i + run - 1, where operand k sits at offsets[k] + r * strides[k][ndim - 1].
+// Walks an odometer, so the index arithmetic is paid once per piece, not per element.
 template <int N, typename F>
-void for_each_strided(const StridedShape<N>& s, int64_t begin, int64_t end, F&& f) {
+void for_each_run(const StridedShape<N>& s, int64_t begin, int64_t end, F&& f) {
   if (begin >= end) return;
   const int last = s.ndim - 1;
   int64_t index[kMaxDims];
@@ -89,11 +90,7 @@ void for_each_strided(const StridedShape<N>& s, int64_t begin, int64_t end, F&& 
   int64_t i = begin;
   while (i < end) {
     const int64_t run = std::min(end - i, s.dims[last] - index[last]);
-    int64_t at[N];
-    for (int64_t r = 0; r < run; ++r) {
-      for (int k = 0; k < N; ++k) at[k] = offset[k] + r * s.strides[k][last];
-      f(i + r, at);
-    }
+    f(i, static_cast<const int64_t*>(offset), run);
     i += run;
     // Advance the odometer by `run` (which finishes the inner axis unless we reached `end`).
     for (int k = 0; k < N; ++k) offset[k] += run * s.strides[k][last];

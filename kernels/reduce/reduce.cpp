@@ -43,17 +43,37 @@ ReducePlan make_plan(const StridedShape<1>& shape) {
   return plan;
 }
 
+// Four independent accumulators: the additions overlap in the pipeline (a single chain of
+// dependent double adds would bound the loop by their latency, not by memory).
+template <typename T>
+double sum_run(const T* p, int64_t step, int64_t n) {
+  double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    a0 += p[i * step];
+    a1 += p[(i + 1) * step];
+    a2 += p[(i + 2) * step];
+    a3 += p[(i + 3) * step];
+  }
+  for (; i < n; ++i) a0 += p[i * step];
+  return (a0 + a1) + (a2 + a3);
+}
+
 template <typename T>
 double sum_terms(const ReducePlan& plan, const T* x, int64_t base, int64_t begin, int64_t end) {
+  const int64_t step = plan.summed.strides[0][plan.summed.ndim - 1];
   double acc = 0;
-  for_each_strided(plan.summed, begin, end, [&](int64_t, const int64_t* at) { acc += x[base + at[0]]; });
+  for_each_run(plan.summed, begin, end,
+               [&](int64_t, const int64_t* at, int64_t run) { acc += sum_run(x + base + at[0], step, run); });
   return acc;
 }
 
 template <typename T>
 void sum_outputs(const ReducePlan& plan, double scale, const T* x, T* y, int64_t begin, int64_t end) {
-  for_each_strided(plan.kept, begin, end, [&](int64_t o, const int64_t* at) {
-    y[o] = static_cast<T>(scale * sum_terms(plan, x, at[0], 0, plan.summed.numel));
+  const int64_t step = plan.kept.strides[0][plan.kept.ndim - 1];
+  for_each_run(plan.kept, begin, end, [&](int64_t o, const int64_t* at, int64_t run) {
+    for (int64_t r = 0; r < run; ++r)
+      y[o + r] = static_cast<T>(scale * sum_terms(plan, x, at[0] + r * step, 0, plan.summed.numel));
   });
 }
 
@@ -61,20 +81,26 @@ template <typename T>
 void broadcast_back(const StridedShape<1>& shape, double scale, const T* grad_y, T* grad_x, int64_t begin,
                     int64_t end) {
   const T s = static_cast<T>(scale);
-  for_each_strided(shape, begin, end, [&](int64_t i, const int64_t* at) { grad_x[i] = s * grad_y[at[0]]; });
+  const int64_t step = shape.strides[0][shape.ndim - 1];
+  for_each_run(shape, begin, end, [&](int64_t i, const int64_t* at, int64_t run) {
+    for (int64_t r = 0; r < run; ++r) grad_x[i + r] = s * grad_y[at[0] + r * step];
+  });
 }
 
 // Few outputs with many terms each: the terms of each output are split over the threads.
 void sum_few_outputs_cpu(const ReducePlan& plan, double scale, const float* x, float* y) {
   std::vector<double> partial(static_cast<size_t>(omp_get_max_threads()));
-  for_each_strided(plan.kept, 0, plan.kept.numel, [&](int64_t o, const int64_t* at) {
-    std::fill(partial.begin(), partial.end(), 0.0);
-    parallel_ranges(plan.summed.numel, kElementwiseGrain, [&](int64_t b, int64_t e) {
-      partial[static_cast<size_t>(omp_get_thread_num())] = sum_terms(plan, x, at[0], b, e);
-    });
-    double total = 0;
-    for (double p : partial) total += p;
-    y[o] = static_cast<float>(scale * total);
+  const int64_t step = plan.kept.strides[0][plan.kept.ndim - 1];
+  for_each_run(plan.kept, 0, plan.kept.numel, [&](int64_t o, const int64_t* at, int64_t run) {
+    for (int64_t r = 0; r < run; ++r) {
+      std::fill(partial.begin(), partial.end(), 0.0);
+      parallel_ranges(plan.summed.numel, kElementwiseGrain, [&](int64_t b, int64_t e) {
+        partial[static_cast<size_t>(omp_get_thread_num())] = sum_terms(plan, x, at[0] + r * step, b, e);
+      });
+      double total = 0;
+      for (double p : partial) total += p;
+      y[o + r] = static_cast<float>(scale * total);
+    }
   });
 }
 
