@@ -7,6 +7,7 @@
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
 #include "kernels/conv/conv.h"
+#include "kernels/conv/conv_cuda.h"
 
 namespace fer {
 

@@ -7,6 +7,7 @@
 #include "engine/dispatch.h"
 #include "engine/ops/broadcast.h"
 #include "kernels/elementwise/elementwise.h"
+#include "kernels/elementwise/elementwise_cuda.h"
 
 namespace fer {
 

@@ -5,6 +5,7 @@
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
 #include "kernels/gemm/gemm.h"
+#include "kernels/gemm/gemm_cuda.h"
 
 namespace fer {
 

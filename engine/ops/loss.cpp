@@ -7,6 +7,7 @@
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
 #include "kernels/loss/loss.h"
+#include "kernels/loss/loss_cuda.h"
 
 namespace fer {
 

@@ -5,6 +5,7 @@
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
 #include "kernels/norm/norm.h"
+#include "kernels/norm/norm_cuda.h"
 
 namespace fer {
 

@@ -5,6 +5,7 @@
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
 #include "kernels/pool/pool.h"
+#include "kernels/pool/pool_cuda.h"
 
 namespace fer {
 

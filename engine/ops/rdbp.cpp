@@ -3,6 +3,7 @@
 
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
+#include "kernels/rdbp/rdbp_cuda.h"
 
 namespace fer {
 

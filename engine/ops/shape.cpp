@@ -8,7 +8,9 @@
 #include "engine/dispatch.h"
 #include "engine/ops/broadcast.h"
 #include "kernels/elementwise/elementwise.h"
+#include "kernels/elementwise/elementwise_cuda.h"
 #include "kernels/reduce/reduce.h"
+#include "kernels/reduce/reduce_cuda.h"
 
 namespace fer {
 

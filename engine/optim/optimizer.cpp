@@ -6,6 +6,7 @@
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
 #include "kernels/optim/optim.h"
+#include "kernels/optim/optim_cuda.h"
 
 namespace fer::optim {
 

@@ -1,0 +1,17 @@
+// The CUDA twins of the reduce kernels: the same arguments as the _cpu versions (device pointers),
+// declared for both builds of the .cu sources (fer::cuda on a GPU, fer::cudasim on the simulator).
+#pragma once
+
+#include "kernels/reduce/reduce.h"
+
+#define FER_REDUCE_CUDA_KERNELS \
+  void sum_forward_cuda(const StridedShape<1>& shape, double scale, const float* x, float* y); \
+  void sum_backward_cuda(const StridedShape<1>& shape, double scale, const float* grad_y, float* grad_x);
+
+namespace fer::cuda {
+FER_REDUCE_CUDA_KERNELS
+}
+namespace fer::cudasim {
+FER_REDUCE_CUDA_KERNELS
+}
+#undef FER_REDUCE_CUDA_KERNELS
