@@ -9,6 +9,9 @@
 //     (no atomics, deterministic): max pooling recomputes each window's argmax (first maximum in
 //     row-major order, as the reference) and takes its dy where that is this element; windows are
 //     visited in (oh, ow) order, the order of the reference's += into dx, so the float sums agree.
+//     Max pooling with stride >= kernel (the model's k2 s2: windows never overlap) instead zeroes
+//     dx and has one thread per OUTPUT write its dy to its window's argmax: no cell gets two
+//     writes, and the gather's index arithmetic (64-bit divisions, which bound it) is gone.
 //   global average: one warp per plane (coalesced reads, shuffle sum in double); its backward one
 //     thread per element.
 #include <algorithm>
@@ -18,6 +21,7 @@
 #include "kernels/common/cuda_reduce.h"
 #include "kernels/pool/pool.h"
 #include "kernels/pool/pool_cuda.h"
+#include "kernels/runtime/device_memory.h"
 #include "kernels/runtime/launch.h"
 
 namespace fer::FER_CUDA_NS {
@@ -108,6 +112,15 @@ __global__ void max_pool2d_backward_kernel_v1(const float* x, const float* dy, f
   });
 }
 
+// Windows never overlap (stride >= kernel): dx[argmax of window i] = dy[i], dx zeroed before.
+__global__ void max_pool2d_backward_scatter_kernel_v1(const float* x, const float* dy, float* dx, PoolShape s) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= output_count(s)) return;
+  const OutputIndex o = output_index(i, s);
+  const int64_t plane_offset = o.plane * s.height * s.width;
+  dx[plane_offset + window_argmax(x + plane_offset, s, o.oh, o.ow)] = dy[i];
+}
+
 __global__ void avg_pool2d_backward_kernel_v1(const float* dy, float* dx, PoolShape s) {
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= input_count(s)) return;
@@ -135,7 +148,8 @@ __global__ void global_avg_pool_backward_kernel_v1(const float* dy, float* dx, G
 unsigned output_blocks(const PoolShape& s) {
   return blocks_for(s.batch * s.channels * s.out_height * s.out_width, kThreads);
 }
-unsigned input_blocks(const PoolShape& s) { return blocks_for(s.batch * s.channels * s.height * s.width, kThreads); }
+int64_t input_elements(const PoolShape& s) { return s.batch * s.channels * s.height * s.width; }
+unsigned input_blocks(const PoolShape& s) { return blocks_for(input_elements(s), kThreads); }
 
 }  // namespace
 
@@ -144,7 +158,12 @@ void max_pool2d_forward_cuda(const float* x, float* y, const PoolShape& shape) {
 }
 
 void max_pool2d_backward_cuda(const float* x, const float* dy, float* dx, const PoolShape& shape) {
-  launch_kernel(max_pool2d_backward_kernel_v1, input_blocks(shape), kThreads, 0, x, dy, dx, shape);
+  if (shape.stride >= shape.kernel) {
+    device_memset_zero(dx, sizeof(float) * static_cast<size_t>(input_elements(shape)));
+    launch_kernel(max_pool2d_backward_scatter_kernel_v1, output_blocks(shape), kThreads, 0, x, dy, dx, shape);
+  } else {
+    launch_kernel(max_pool2d_backward_kernel_v1, input_blocks(shape), kThreads, 0, x, dy, dx, shape);
+  }
 }
 
 void avg_pool2d_forward_cuda(const float* x, float* y, const PoolShape& shape) {
