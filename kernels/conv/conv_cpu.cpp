@@ -2,17 +2,21 @@
 //
 // Images are processed in chunks of nb images. A chunk's column buffer is
 //   col [C*R*S, nb*OH*OW]: row (c, r, q), column (j, oh, ow) = x[n0+j, c, oh*st-pad+r, ow*st-pad+q]
-// so that ONE GEMM covers the chunk: y_chunk [K, nb*OH*OW] = W [K, C*R*S] * col. Batching images
-// matters for the late layers (8x8 and 4x4 outputs: a per-image GEMM would be 64 or 16 columns
-// wide, far from SGEMM's peak); the chunk stays bounded so the buffer does too. The chunk's
-// output layout [K, nb, OH*OW] differs from NCHW [nb, K, OH*OW] only when nb > 1; then one copy
-// of OH*OW-long runs converts it (cheap next to a GEMM with C*R*S-long dot products).
+// so that ONE GEMM covers the chunk: y_chunk [K, nb*OH*OW] = W [K, C*R*S] * col. Chunks give the
+// late layers (8x8, 4x4 outputs) wide GEMMs instead of 64- or 16-column ones, and the filter
+// gradient of the first layer (C*R*S = 16 rows) long reductions instead of many tiny GEMMs
+// (images_per_chunk says how many images a chunk takes). The chunk's output layout [K, nb, OH*OW]
+// differs from NCHW [nb, K, OH*OW] only when nb > 1; then one copy of OH*OW-long runs converts it
+// (cheap next to a GEMM with C*R*S-long dot products).
 //   forward:         col = im2col(x);  y = W col
 //   backward-data:   col = W^T dy;     dx = col2im(col)      (overwrites dx)
 //   backward-filter: col = im2col(x);  dW (+)= dy col^T over the chunks (overwrites dW overall)
-// Threads: SGEMM uses OpenBLAS's own threads and is called from one thread; im2col splits its
-// rows, col2im its (image, channel) planes (so no two threads add into the same element), and
-// the layout copies their channels over OpenMP threads.
+// Threads: only SGEMM is parallel, on OpenBLAS's own threads. im2col, col2im and the layout copies
+// run on the calling thread on purpose: with the pthreads OpenBLAS that CMake links, OpenMP
+// workers spin-waiting after a parallel region starve the OpenBLAS threads of the next GEMM, and
+// measured on 2 cores the OpenMP version of these loops made the convolutions 3-8x slower (10-40%
+// of the equivalent SGEMM's GFLOP/s instead of 60-110%). With an OpenMP build of OpenBLAS (one
+// thread pool) the loops could be parallel again: im2col over rows, col2im over (image, channel).
 #include <algorithm>
 #include <cstring>
 #include <memory>
@@ -24,16 +28,20 @@ namespace fer {
 
 namespace {
 
-// A chunk is at least this many GEMM columns wide (when the batch allows) ...
-constexpr int64_t kMinChunkColumns = 1024;
-// ... and its column buffer at most this many floats (16 MiB) unless one image needs more.
+// The column budget of a chunk: 4 Mi floats (16 MiB), exceeded only when one image needs more.
 constexpr int64_t kMaxColumnFloats = int64_t(1) << 22;
+// Forward and backward-data chunks stop growing at this many columns, where SGEMM is near its
+// peak: beyond one image a chunk costs a layout copy of y or dy, a pass that counts in the
+// memory-bound first layer (16 rows).
+constexpr int64_t kWideColumns = 2048;
 
-int64_t images_per_chunk(const ConvShape& s) {
-  const int64_t spatial = s.OH * s.OW, rows = s.C * s.R * s.S;
-  const int64_t wanted = (kMinChunkColumns + spatial - 1) / spatial;
-  const int64_t affordable = std::max<int64_t>(1, kMaxColumnFloats / std::max<int64_t>(1, rows * spatial));
-  return std::clamp<int64_t>(std::min(wanted, affordable), 1, std::max<int64_t>(1, s.N));
+// The filter gradient takes as many images as the budget allows: its GEMM reduces over the
+// columns, and the first layer's dW [64, 16] is otherwise many tiny GEMMs.
+int64_t images_per_chunk(const ConvShape& s, bool filter_gradient) {
+  const int64_t spatial = std::max<int64_t>(1, s.OH * s.OW);
+  const int64_t affordable = kMaxColumnFloats / std::max<int64_t>(1, s.C * s.R * s.S * spatial);
+  const int64_t wanted = filter_gradient ? affordable : std::min(affordable, (kWideColumns + spatial - 1) / spatial);
+  return std::clamp<int64_t>(wanted, 1, std::max<int64_t>(1, s.N));
 }
 
 // The outputs o in [lo, hi) whose input o*stride + offset lies inside [0, in).
@@ -50,7 +58,6 @@ Range valid_outputs(int64_t out, int64_t in, int64_t offset, int64_t stride) {
 // Fills col (layout above) for the nb images starting at x.
 void im2col(const ConvShape& s, const float* x, int64_t nb, float* col) {
   const int64_t rows = s.C * s.R * s.S, spatial = s.OH * s.OW, cols = nb * spatial;
-#pragma omp parallel for schedule(static)
   for (int64_t row = 0; row < rows; ++row) {
     const int64_t c = row / (s.R * s.S), r = row / s.S % s.R, q = row % s.S;
     const Range w_range = valid_outputs(s.OW, s.W, q - s.pad, s.stride);
@@ -72,10 +79,10 @@ void im2col(const ConvShape& s, const float* x, int64_t nb, float* col) {
   }
 }
 
-// Overwrites the nb images starting at dx with the sums of their column entries.
+// Overwrites the nb images starting at dx with the sums of their column entries (plane by plane,
+// so that the additions stay within one cache-resident plane).
 void col2im(const ConvShape& s, const float* col, int64_t nb, float* dx) {
   const int64_t spatial = s.OH * s.OW, cols = nb * spatial;
-#pragma omp parallel for collapse(2) schedule(static)
   for (int64_t j = 0; j < nb; ++j)
     for (int64_t c = 0; c < s.C; ++c) {
       float* plane = dx + (j * s.C + c) * s.H * s.W;
@@ -96,13 +103,11 @@ void col2im(const ConvShape& s, const float* col, int64_t nb, float* dx) {
 
 // [K, nb, spatial] (a chunk's GEMM layout) -> [nb, K, spatial] (NCHW), and back.
 void chunk_to_nchw(int64_t K, int64_t nb, int64_t spatial, const float* chunk, float* nchw) {
-#pragma omp parallel for schedule(static)
   for (int64_t k = 0; k < K; ++k)
     for (int64_t j = 0; j < nb; ++j)
       std::memcpy(nchw + (j * K + k) * spatial, chunk + (k * nb + j) * spatial, spatial * sizeof(float));
 }
 void nchw_to_chunk(int64_t K, int64_t nb, int64_t spatial, const float* nchw, float* chunk) {
-#pragma omp parallel for schedule(static)
   for (int64_t k = 0; k < K; ++k)
     for (int64_t j = 0; j < nb; ++j)
       std::memcpy(chunk + (k * nb + j) * spatial, nchw + (j * K + k) * spatial, spatial * sizeof(float));
@@ -110,8 +115,8 @@ void nchw_to_chunk(int64_t K, int64_t nb, int64_t spatial, const float* nchw, fl
 
 // Scratch buffers of one call, sized for the largest chunk; not zeroed (every use overwrites).
 struct ConvScratch {
-  explicit ConvScratch(const ConvShape& s)
-      : images(images_per_chunk(s)),
+  ConvScratch(const ConvShape& s, bool filter_gradient)
+      : images(images_per_chunk(s, filter_gradient)),
         col(std::make_unique_for_overwrite<float[]>(static_cast<size_t>(s.C * s.R * s.S * images * s.OH * s.OW))),
         chunk(images > 1 ? std::make_unique_for_overwrite<float[]>(static_cast<size_t>(s.K * images * s.OH * s.OW))
                          : nullptr) {}
@@ -132,7 +137,7 @@ const float* dy_as_chunk(const ConvShape& s, const float* dy_nchw, int64_t nb, C
 void conv2d_forward_cpu(const ConvShape& s, const float* x, const float* weight, const float* bias,
                         float* y) {
   const int64_t rows = s.C * s.R * s.S, spatial = s.OH * s.OW;
-  ConvScratch scratch(s);
+  ConvScratch scratch(s, false);
   for (int64_t n0 = 0; n0 < s.N; n0 += scratch.images) {
     const int64_t nb = std::min(scratch.images, s.N - n0);
     float* y0 = y + n0 * s.K * spatial;
@@ -147,7 +152,7 @@ void conv2d_forward_cpu(const ConvShape& s, const float* x, const float* weight,
 
 void conv2d_backward_data_cpu(const ConvShape& s, const float* dy, const float* weight, float* dx) {
   const int64_t rows = s.C * s.R * s.S, spatial = s.OH * s.OW;
-  ConvScratch scratch(s);
+  ConvScratch scratch(s, false);
   for (int64_t n0 = 0; n0 < s.N; n0 += scratch.images) {
     const int64_t nb = std::min(scratch.images, s.N - n0);
     const float* dy_chunk = dy_as_chunk(s, dy + n0 * s.K * spatial, nb, scratch);
@@ -161,7 +166,7 @@ void conv2d_backward_filter_cpu(const ConvShape& s, const float* x, const float*
                                 float* dbias) {
   const int64_t rows = s.C * s.R * s.S, spatial = s.OH * s.OW;
   if (dweight) {
-    ConvScratch scratch(s);
+    ConvScratch scratch(s, true);
     for (int64_t n0 = 0; n0 < s.N; n0 += scratch.images) {
       const int64_t nb = std::min(scratch.images, s.N - n0);
       im2col(s, x + n0 * s.C * s.H * s.W, nb, scratch.col.get());

@@ -1,7 +1,7 @@
 // conv2d and conv_transpose2d on the cpu: hand-computed cases, the adjoint identity between them,
 // gradient checks in float64 at odd sizes (stride 1/2/3, padding 0/1/2, output_padding, non-square
 // kernels and images), the im2col path against the loops (one chunk, several chunks with a
-// remainder, one image per chunk), and the shape errors.
+// remainder, one image per chunk: see images_per_chunk in conv_cpu.cpp), and the shape errors.
 #include <vector>
 
 #include "tests/support/compare.h"
@@ -116,9 +116,9 @@ TEST_CASE("conv_transpose2d gradients match finite differences", "[cpu]") {
 
 TEST_CASE("conv2d cpu path matches the reference, forward and backward", "[cpu]") {
   const std::vector<ConvCase> cases{
-      {{5, 3, 20, 15}, {7, 3, 3, 3}, 1, 1, 0, true},   // 300 px: chunks of 4 images, then 1
-      {{2, 3, 33, 33}, {5, 3, 3, 3}, 1, 1, 0, true},   // 1089 px: one image per chunk
-      {{3, 5, 9, 11}, {6, 5, 4, 4}, 2, 1, 0, true},    // 20 px: the whole batch in one chunk
+      {{11, 17, 31, 33}, {3, 17, 5, 5}, 1, 2, 0, true},  // 1023 px: chunks of 2 (forward), 9 (filter) + rest
+      {{2, 131, 63, 65}, {2, 131, 3, 3}, 1, 1, 0, true}, // over the column budget: 1 image per chunk
+      {{3, 5, 9, 11}, {6, 5, 4, 4}, 2, 1, 0, true},      // the whole batch in one chunk
       {{3, 2, 11, 7}, {4, 2, 5, 2}, 2, 2, 0, false},   // padding wider than the kernel's reach
       {{2, 3, 5, 5}, {3, 3, 1, 1}, 1, 0, 0, true},     // 1x1
   };
@@ -132,7 +132,7 @@ TEST_CASE("conv_transpose2d cpu path matches the reference, forward and backward
   const std::vector<ConvCase> cases{
       {{5, 6, 9, 7}, {6, 3, 4, 4}, 2, 1, 0, true},     // k4 s2 p1, whole batch in one chunk
       {{7, 4, 5, 3}, {4, 3, 3, 3}, 2, 1, 1, true},     // output_padding 1
-      {{3, 2, 25, 21}, {2, 3, 3, 3}, 1, 1, 0, false},  // 525 px: chunks of 2 images, then 1
+      {{11, 2, 31, 33}, {2, 17, 5, 5}, 1, 2, 0, false}, // chunks of 2 (data), 9 (filter) + rest
   };
   for (const ConvCase& c : cases) {
     INFO("x " << shape_str(c.x) << ", w " << shape_str(c.w) << ", stride " << c.stride << ", padding "
