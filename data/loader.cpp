@@ -45,7 +45,7 @@ void BatchLoader::start_epoch(uint64_t epoch) {
   }
   next_to_build_ = next_to_hand_out_ = 0;
   ready_.clear();
-  error_ = nullptr;
+  failed_.clear();
   stopping_ = false;
   for (int w = 0; w < options_.workers; ++w) workers_.emplace_back([this] { work(); });
 }
@@ -66,7 +66,7 @@ void BatchLoader::work() {
       ready_.emplace(b, std::move(batch));
     } catch (...) {
       std::lock_guard<std::mutex> lock(mutex_);
-      if (!error_) error_ = std::current_exception();
+      failed_.emplace(b, std::current_exception());
     }
     changed_.notify_all();
   }
@@ -98,8 +98,8 @@ bool BatchLoader::next(Batch& batch) {
   if (next_to_hand_out_ >= batches_per_epoch()) return false;
   {
     std::unique_lock<std::mutex> lock(mutex_);
-    changed_.wait(lock, [&] { return error_ || ready_.count(next_to_hand_out_) > 0; });
-    if (error_) std::rethrow_exception(error_);
+    changed_.wait(lock, [&] { return failed_.count(next_to_hand_out_) > 0 || ready_.count(next_to_hand_out_) > 0; });
+    if (const auto failed = failed_.find(next_to_hand_out_); failed != failed_.end()) std::rethrow_exception(failed->second);
     auto it = ready_.find(next_to_hand_out_);
     batch = std::move(it->second);
     ready_.erase(it);

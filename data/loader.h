@@ -51,7 +51,8 @@ class BatchLoader {
 
   // Starts producing the batches of `epoch` (stopping any epoch in progress).
   void start_epoch(uint64_t epoch);
-  // The next batch of the current epoch; false when the epoch is over. Rethrows a worker's error.
+  // The next batch of the current epoch; false when the epoch is over. Rethrows the error met
+  // while building this batch (earlier batches are handed out first).
   bool next(Batch& batch);
   int64_t batches_per_epoch() const;
 
@@ -72,7 +73,7 @@ class BatchLoader {
   int64_t next_to_hand_out_ = 0;
   bool stopping_ = false;
   std::map<int64_t, Batch> ready_;
-  std::exception_ptr error_;
+  std::map<int64_t, std::exception_ptr> failed_;  // raised when that batch's turn comes
   std::vector<std::thread> workers_;
 };
 
