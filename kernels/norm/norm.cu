@@ -16,9 +16,11 @@
 //     the channel does). Each block reduces with warp shuffles (kernels/common/cuda_reduce.h),
 //     one thread per channel adds the slices in order (deterministic), and the elementwise pass
 //     walks whole planes with float4 accesses.
-//   instance norm: one block per plane (32..256 threads, as the plane needs) does the two-pass
-//     statistics and the normalization (forward), or both sums and dx (backward), in one kernel:
-//     the plane (<= 64 KB in the models) comes from L1/L2 after its first pass.
+//   instance norm: planes of at most 32 * 4 vectors (the model's 4x4..16x16) go to a group of
+//     <= 32 lanes of a warp that holds the plane in registers (one read of x, exact two-pass
+//     statistics from registers, xor-shuffle sums); larger planes get one block per plane
+//     (32..256 threads) that does the two-pass statistics and the normalization (forward), or
+//     both sums and dx (backward), in one kernel, re-reading the plane from L1/L2.
 // Spectral normalization: W^T u as one thread per column over a slice of rows (v1 one slice, v2
 //   slices of 64 rows, added in order), W v as one thread per row (v1) or one warp per row (v2,
 //   coalesced), one block per normalization and dot product.
@@ -419,6 +421,120 @@ __global__ void __launch_bounds__(kThreads)
   });
 }
 
+// ---- v2: instance norm, small planes in registers -----------------------------------------------
+
+// The model's instance norms have planes of 16..256 elements: a block per plane would leave most
+// of its threads idle. Instead a group of `lanes` (a power of two <= 32) threads of one warp takes
+// a plane, each lane keeping up to kVectorsPerLane float4 of it in registers: x is read once,
+// both statistics come from registers (two-pass, exact), and sums are xor shuffles within the
+// group (lane ^ offset, offset < lanes, stays inside an aligned group).
+constexpr int kVectorsPerLane = 4;
+
+__device__ __forceinline__ double group_sum(double value, int lanes) {
+  for (int offset = lanes / 2; offset > 0; offset /= 2) value += __shfl_xor_sync(0xffffffffu, value, offset);
+  return value;
+}
+
+// A lane's share of one plane: slot 4r + k is element k of the lane's r-th vector (width 4), or
+// element 0 of its r-th scalar (width 1); slots outside the plane are invalid and hold 0.
+struct PlaneSlice {
+  float values[4 * kVectorsPerLane];
+  bool valid[4 * kVectorsPerLane];
+
+  __device__ void load(const float* src, int64_t plane, int64_t spatial, const PlaneWalk& walk, int lane,
+                       bool active) {
+    const int width = walk.vectorized ? 4 : 1;
+#pragma unroll
+    for (int r = 0; r < kVectorsPerLane; ++r) {
+      const int64_t j = (static_cast<int64_t>(lane) + static_cast<int64_t>(r) * walk.lanes) * width;
+      const bool ok = active && j < spatial;
+      const float4 v = !ok ? make_float4(0.0f, 0.0f, 0.0f, 0.0f)
+                           : width == 4 ? load4(src + plane * spatial + j)
+                                        : make_float4(src[plane * spatial + j], 0.0f, 0.0f, 0.0f);
+      values[4 * r] = v.x;
+      values[4 * r + 1] = v.y;
+      values[4 * r + 2] = v.z;
+      values[4 * r + 3] = v.w;
+      for (int k = 0; k < 4; ++k) valid[4 * r + k] = ok && k < width;
+    }
+  }
+
+  __device__ void store(float* dst, int64_t plane, int64_t spatial, const PlaneWalk& walk, int lane) const {
+    const int width = walk.vectorized ? 4 : 1;
+#pragma unroll
+    for (int r = 0; r < kVectorsPerLane; ++r) {
+      const int64_t j = (static_cast<int64_t>(lane) + static_cast<int64_t>(r) * walk.lanes) * width;
+      if (!valid[4 * r]) continue;
+      if (width == 4) {
+        store4(dst + plane * spatial + j,
+               make_float4(values[4 * r], values[4 * r + 1], values[4 * r + 2], values[4 * r + 3]));
+      } else {
+        dst[plane * spatial + j] = values[4 * r];
+      }
+    }
+  }
+};
+
+__global__ void __launch_bounds__(kThreads)
+    instance_norm_forward_small_kernel_v2(const float* x, const float* weight, const float* bias, float* y,
+                                          float* save_mean, float* save_invstd, NormShape s, PlaneWalk walk,
+                                          double eps) {
+  const int64_t plane = plane_of_thread(walk);
+  const bool active = plane < s.batch * s.channels;  // idle lanes still join the shuffles
+  const int lane = threadIdx.x % walk.lanes;
+  PlaneSlice xs;
+  xs.load(x, plane, s.spatial, walk, lane, active);
+  const double count = static_cast<double>(s.spatial);
+  double sum = 0;
+  for (int k = 0; k < 4 * kVectorsPerLane; ++k) sum += xs.values[k];  // invalid slots hold 0
+  const double mean = group_sum(sum, walk.lanes) / count;
+  double squares = 0;
+  for (int k = 0; k < 4 * kVectorsPerLane; ++k)
+    if (xs.valid[k]) squares += (xs.values[k] - mean) * (xs.values[k] - mean);
+  const double var = group_sum(squares, walk.lanes) / count;
+  if (!active) return;
+  const float m = static_cast<float>(mean), is = static_cast<float>(1.0 / sqrt(var + eps));
+  if (lane == 0) {
+    save_mean[plane] = m;
+    save_invstd[plane] = is;
+  }
+  const int64_t c = plane % s.channels;
+  const float gamma = gamma_at(weight, c), beta = beta_at(bias, c);
+  for (int k = 0; k < 4 * kVectorsPerLane; ++k) xs.values[k] = normalize_one(xs.values[k], m, is, gamma, beta);
+  xs.store(y, plane, s.spatial, walk, lane);
+}
+
+__global__ void __launch_bounds__(kThreads)
+    instance_norm_backward_small_kernel_v2(const float* x, const float* dy, const float* weight,
+                                           const float* save_mean, const float* save_invstd, float* dx,
+                                           double* sums, NormShape s, PlaneWalk walk) {
+  const int64_t plane = plane_of_thread(walk);
+  const bool active = plane < s.batch * s.channels;  // idle lanes still join the shuffles
+  const int lane = threadIdx.x % walk.lanes;
+  PlaneSlice xs, dys;
+  xs.load(x, plane, s.spatial, walk, lane, active);
+  dys.load(dy, plane, s.spatial, walk, lane, active);
+  const float m = active ? save_mean[plane] : 0.0f, is = active ? save_invstd[plane] : 0.0f;
+  double a = 0, b = 0;  // invalid slots hold dy = 0: they add nothing
+  for (int k = 0; k < 4 * kVectorsPerLane; ++k) {
+    a += dys.values[k];
+    b += static_cast<double>(dys.values[k]) * (xs.values[k] - m) * is;
+  }
+  a = group_sum(a, walk.lanes);
+  b = group_sum(b, walk.lanes);
+  if (!active) return;
+  if (lane == 0) {
+    sums[2 * plane] = a;
+    sums[2 * plane + 1] = b;
+  }
+  const double count = static_cast<double>(s.spatial);
+  const float gamma = gamma_at(weight, plane % s.channels);
+  const float mean_dy = static_cast<float>(a / count), mean_dy_x_hat = static_cast<float>(b / count);
+  for (int k = 0; k < 4 * kVectorsPerLane; ++k)
+    xs.values[k] = dx_one(xs.values[k], dys.values[k], m, is, gamma, mean_dy, mean_dy_x_hat);
+  xs.store(dx, plane, s.spatial, walk, lane);
+}
+
 // ---- spectral normalization -----------------------------------------------------------------------
 
 // partials[slice * cols + j] = sum over the slice's rows i of W[i, j] a[i].
@@ -515,6 +631,21 @@ PlaneWalk whole_block_walk(int64_t spatial, std::initializer_list<const void*> p
   PlaneWalk walk = plane_walk(spatial, kThreads, pointers);
   walk.lanes = std::min(kThreads, std::max(32, (walk.lanes + 31) / 32 * 32));
   return walk;
+}
+
+// The walk of the register kernels: lanes = the plane's vectors / kVectorsPerLane, rounded up to
+// a power of two; `fits` when that is at most a warp.
+struct RegisterWalk {
+  PlaneWalk walk;
+  bool fits;
+};
+
+RegisterWalk register_walk(int64_t spatial, std::initializer_list<const void*> pointers) {
+  PlaneWalk walk = plane_walk(spatial, kThreads, pointers);
+  const int64_t vectors = walk.vectorized ? spatial / 4 : spatial;
+  walk.lanes = 1;
+  while (walk.lanes * kVectorsPerLane < vectors && walk.lanes < 32) walk.lanes *= 2;
+  return {walk, vectors <= static_cast<int64_t>(walk.lanes) * kVectorsPerLane};
 }
 
 // Batch slices per channel for the v2 reductions: about 1024 blocks in all (8 per SM), each
@@ -662,9 +793,15 @@ void instance_norm_forward_cuda(const float* x, const float* weight, const float
     launch_kernel(normalize_kernel_v1, blocks_for(element_count(shape), kThreads), kThreads, 0, x, save_mean,
                   save_invstd, weight, bias, y, shape, true);
   } else {
-    const PlaneWalk walk = whole_block_walk(shape.spatial, {x, y});
-    launch_kernel(instance_norm_forward_kernel_v2, blocks_for(planes, 1), walk.lanes, 0, x, weight, bias, y, save_mean,
-                  save_invstd, shape, walk, eps);
+    const RegisterWalk small = register_walk(shape.spatial, {x, y});
+    if (small.fits) {
+      launch_kernel(instance_norm_forward_small_kernel_v2, plane_pass_blocks(shape, small.walk), kThreads, 0, x, weight,
+                    bias, y, save_mean, save_invstd, shape, small.walk, eps);
+    } else {
+      const PlaneWalk walk = whole_block_walk(shape.spatial, {x, y});
+      launch_kernel(instance_norm_forward_kernel_v2, blocks_for(planes, 1), walk.lanes, 0, x, weight, bias, y,
+                    save_mean, save_invstd, shape, walk, eps);
+    }
   }
 }
 
@@ -679,9 +816,15 @@ void instance_norm_backward_cuda(const float* x, const float* dy, const float* w
     launch_kernel(dx_kernel_v1, blocks_for(element_count(shape), kThreads), kThreads, 0, x, dy, save_mean, save_invstd,
                   weight, sums.get(), dx, shape, true, true);
   } else {
-    const PlaneWalk walk = whole_block_walk(shape.spatial, {x, dy, dx});
-    launch_kernel(instance_norm_backward_kernel_v2, blocks_for(planes, 1), walk.lanes, 0, x, dy, weight, save_mean,
-                  save_invstd, dx, sums.get(), shape, walk);
+    const RegisterWalk small = register_walk(shape.spatial, {x, dy, dx});
+    if (small.fits) {
+      launch_kernel(instance_norm_backward_small_kernel_v2, plane_pass_blocks(shape, small.walk), kThreads, 0, x, dy,
+                    weight, save_mean, save_invstd, dx, sums.get(), shape, small.walk);
+    } else {
+      const PlaneWalk walk = whole_block_walk(shape.spatial, {x, dy, dx});
+      launch_kernel(instance_norm_backward_kernel_v2, blocks_for(planes, 1), walk.lanes, 0, x, dy, weight, save_mean,
+                    save_invstd, dx, sums.get(), shape, walk);
+    }
   }
   launch_kernel(channel_param_grads_kernel, blocks_for(shape.channels, kThreads), kThreads, 0, sums.get(), dweight,
                 dbias, shape, true);

@@ -105,8 +105,10 @@ FER_CUDA_TEST_CASE("batch_norm cuDNN version matches the cpu", "[norm]") {
 FER_CUDA_TEST_CASE("instance_norm matches the cpu", "[norm]") {
   auto f = [](const std::vector<Tensor>& in) { return instance_norm(in[0], in[1], in[2], 1e-5); };
   for_each_variant(device, [&] {
-    // spatial 63 (scalar), 96 (float4, one warp), 960 (float4, 128 threads per plane)
-    for (const Shape& shape : {Shape{3, 5, 7, 9}, Shape{2, 3, 8, 12}, Shape{2, 3, 24, 40}}) {
+    // v2's register kernel: 4x4 (float4, 1 lane per plane), 3x3 (scalar, 4 lanes), 7x9 (scalar,
+    // 16 lanes, 15 planes: an idle group), 8x12 (float4, 8 lanes); its block kernel: 24x40.
+    for (const Shape& shape : {Shape{5, 7, 4, 4}, Shape{3, 5, 3, 3}, Shape{3, 5, 7, 9}, Shape{2, 3, 8, 12},
+                               Shape{2, 3, 24, 40}}) {
       INFO("x " << shape_str(shape));
       const std::vector<Tensor> inputs{param(shape, 18, -2, 3), param({shape[1]}, 19, 0.5, 1.5), param({shape[1]}, 20)};
       REQUIRE_DEVICE_MATCHES_CPU(device, f, inputs, 2e-5, 1e-4);
