@@ -61,8 +61,12 @@ FER_CUDA_TEST_CASE("batch_norm training matches the cpu, running stats included"
 }
 
 FER_CUDA_TEST_CASE("batch_norm without affine parameters or running stats matches the cpu", "[norm]") {
-  auto f = [](const std::vector<Tensor>& in) { return batch_norm(in[0], Tensor(), Tensor(), Tensor(), Tensor(), true, 0.1, 1e-5); };
-  for_each_variant(device, [&] { REQUIRE_DEVICE_MATCHES_CPU(device, f, std::vector<Tensor>{param({3, 33, 2, 2}, 6)}, 2e-5, 1e-4); });
+  auto f = [](const std::vector<Tensor>& in) {
+    return batch_norm(in[0], Tensor(), Tensor(), Tensor(), Tensor(), true, 0.1, 1e-5);
+  };
+  for_each_variant(device, [&] {
+    REQUIRE_DEVICE_MATCHES_CPU(device, f, std::vector<Tensor>{param({3, 33, 2, 2}, 6)}, 2e-5, 1e-4);
+  });
 }
 
 FER_CUDA_TEST_CASE("batch_norm eval matches the cpu", "[norm]") {
@@ -88,8 +92,9 @@ FER_CUDA_TEST_CASE("batch_norm v2 gives the same result on every run", "[norm]")
 }
 
 #ifdef FER_WITH_CUDA
-FER_CUDA_TEST_CASE("batch_norm cuDNN version matches the cpu", "[norm]") {
-  if (device != Device::CUDA) return;  // vendor libraries are not simulated
+// Vendor libraries are not simulated: a GPU-only test.
+TEST_CASE("batch_norm cuDNN version matches the cpu (cuda)", "[norm][cuda]") {
+  const Device device = Device::CUDA;
   auto f = [](const std::vector<Tensor>& in) {
     Tensor running_mean = in[3], running_var = in[4];
     return batch_norm(in[0], in[1], in[2], running_mean, running_var, true, 0.1, 1e-5);

@@ -45,8 +45,10 @@ inline DeviceRun run_on_device(const std::function<Tensor(const std::vector<Tens
     REQUIRE_CLOSE(fer_dev_.output, fer_cpu_.output, atol, rtol);                                        \
     for (size_t fer_i_ = 0; fer_i_ < fer_cpu_.inputs.size(); ++fer_i_) {                                \
       INFO("input " << fer_i_);                                                                         \
-      if (fer_cpu_.inputs[fer_i_].defined()) REQUIRE_CLOSE(fer_dev_.inputs[fer_i_], fer_cpu_.inputs[fer_i_], atol, rtol); \
+      if (fer_cpu_.inputs[fer_i_].defined())                                                          \
+        REQUIRE_CLOSE(fer_dev_.inputs[fer_i_], fer_cpu_.inputs[fer_i_], atol, rtol);                    \
       REQUIRE(fer_dev_.grads[fer_i_].defined() == fer_cpu_.grads[fer_i_].defined());                    \
-      if (fer_cpu_.grads[fer_i_].defined()) REQUIRE_CLOSE(fer_dev_.grads[fer_i_], fer_cpu_.grads[fer_i_], atol, rtol); \
+      if (fer_cpu_.grads[fer_i_].defined())                                                           \
+        REQUIRE_CLOSE(fer_dev_.grads[fer_i_], fer_cpu_.grads[fer_i_], atol, rtol);                      \
     }                                                                                                   \
   } while (0)
