@@ -18,15 +18,17 @@
 //   backward-data:   split into stride^2 phases by (ih+pad) mod stride, (iw+pad) mod stride: in a
 //                    phase only the taps r = phase + stride*j reach a pixel, so the GEMM
 //                    (M = the phase's pixels, N = C, K = K*ceil(R/st)*ceil(S/st)) multiplies no
-//                    structural zeros (k4 s2: 4 taps of 16, not 16 with 12 skipped).
+//                    structural zeros (k4 s2: 4 taps of 16, not 16 with 12 skipped). The phases
+//                    are one launch (blockIdx.z), so that small layers still fill the GPU.
 //   backward-filter: M = K filters, N = C*R*S, K = N*OH*OW. When the grid of (M, N) tiles is too
 //                    small to fill the GPU, split-K over the batch: each split writes its partial
 //                    dw to a workspace, and a second kernel adds the splits in order
 //                    (deterministic: no atomics).
-// Measured (H200, 2026-11-29, batch 32, the model's layers; table in docs/kernels.md "conv"):
+// Measured (H200, 2026-11-29, batch 32, the model's layers, before the backward-data phases
+// became one launch; table in docs/kernels.md "conv"):
 //   v2 / cuDNN speed: forward 0.70-1.50 (transposed backward-data 0.57-1.47), filter gradient
 //   0.29-2.58 (below 0.7 only for C = 1), backward-data 0.31-1.15 (transposed forward 0.44-0.55):
-//   the phases are separate small launches and a 64-wide N tile is mostly empty for C = 1.
+//   the phases were separate small launches, and a 64-wide N tile is mostly empty for C = 1.
 // Bias: add_channel_bias_kernel (transposed forward), channel_sums_kernel (dbias: one block per
 // channel, a double block sum, deterministic). Shared by all variants, cuDNN's included.
 // Transposed convolution: the duality of conv.h, calling the conv2d entry points (so it runs
@@ -210,6 +212,8 @@ __global__ void __launch_bounds__(kGemmThreads) implicit_gemm_kernel_v2(Problem 
   __shared__ GemmTiles shared;
   const int tid = threadIdx.x, split = blockIdx.z;
   const int m0 = blockIdx.x * kTileM, n0 = blockIdx.y * kTileN;
+  const int rows = p.rows(split);
+  if (m0 >= rows) return;  // the whole block: a split with fewer rows than the grid covers
   typename Problem::ALoader a_loader(p, m0, tid, split);
   typename Problem::BLoader b_loader(p, n0, tid, split);
   const int tiles = (p.reduction_length(split) + kTileK - 1) / kTileK;
@@ -240,7 +244,7 @@ __global__ void __launch_bounds__(kGemmThreads) implicit_gemm_kernel_v2(Problem 
 #pragma unroll
   for (int i = 0; i < kMicroM; ++i) {
     const int m = m0 + tm * kMicroM + i;
-    if (m >= p.rows()) break;
+    if (m >= rows) break;
 #pragma unroll
     for (int j = 0; j < kMicroN; ++j) {
       const int n = n0 + tn * kMicroN + j;
@@ -268,7 +272,7 @@ struct ForwardProblem {
   const float *x, *w, *bias;
   float* y;
 
-  __device__ int rows() const { return d.N * d.OH * d.OW; }
+  __device__ int rows(int) const { return d.N * d.OH * d.OW; }
   __device__ int columns() const { return d.K; }
   __device__ int reduction_length(int) const { return d.C * d.R * d.S; }
 
@@ -280,7 +284,7 @@ struct ForwardProblem {
     __device__ ALoader(const ForwardProblem& problem, int m0, int tid, int) : p(problem) {
       const Dims& d = p.d;
       const int m = m0 + tid % kTileM, ow = m % d.OW, oh = m / d.OW % d.OH, n = m / (d.OW * d.OH);
-      image = m < p.rows() ? p.x + n * d.C * d.H * d.W : nullptr;
+      image = m < p.rows(0) ? p.x + n * d.C * d.H * d.W : nullptr;
       ih0 = oh * d.stride - d.pad;
       iw0 = ow * d.stride - d.pad;
       c = 0, r = 0, s = tid / kTileM;
@@ -322,38 +326,64 @@ struct ForwardProblem {
   }
 };
 
-// Backward-data, one phase (ph, pw) of the pixels: those with (ih+pad) % st == ph and
-// (iw+pad) % st == pw, ih = first_h + st*th. Only the taps r = ph + st*jh, s = pw + st*jw reach
-// them, from oh = th + offset_h - jh (offset_h = (first_h + pad - ph) / st >= 0).
-// A[m = (n, th, tw), k = (filter, jh, jw)] = dy[n, filter, oh, ow] (0 outside);
-// B[k, n = c] = w[filter, c, ph + st*jh, pw + st*jw]; dx[n, c, ih, iw] = C.
-struct BackwardDataProblem {
-  Dims d;
-  const float *dy, *w;
-  float* dx;
-  int ph, pw;              // the phase: tap residues
+// Backward-data by phases. Phase z = (ph, pw) = (z / st, z % st) holds the pixels with
+// (ih+pad) % st == ph and (iw+pad) % st == pw, ih = first_h + st*th. Only the taps
+// r = ph + st*jh, s = pw + st*jw reach them, from oh = th + offset_h - jh
+// (offset_h = (first_h + pad - ph) / st >= 0). All phases run in one launch, phase = blockIdx.z.
+struct Phase {
+  int ph, pw;              // tap residues
   int first_h, first_w;    // the phase's first pixel row and column
   int rows_h, rows_w;      // its pixels per column and row
   int taps_h, taps_w;      // its taps per filter: ceil((R - ph) / st)
   int offset_h, offset_w;
+};
 
-  __device__ int rows() const { return d.N * rows_h * rows_w; }
+__host__ __device__ inline Phase phase_of(const Dims& d, int phase) {
+  const int st = d.stride;
+  const auto first = [&](int residue) { return ((residue - d.pad) % st + st) % st; };
+  const auto count = [&](int start, int size) { return start < size ? (size - start + st - 1) / st : 0; };
+  Phase f{};
+  f.ph = phase / st, f.pw = phase % st;
+  f.first_h = first(f.ph), f.first_w = first(f.pw);
+  f.rows_h = count(f.first_h, d.H), f.rows_w = count(f.first_w, d.W);
+  f.taps_h = count(f.ph, d.R), f.taps_w = count(f.pw, d.S);
+  f.offset_h = (f.first_h + d.pad - f.ph) / st, f.offset_w = (f.first_w + d.pad - f.pw) / st;
+  return f;
+}
+
+// A[m = (n, th, tw), k = (filter, jh, jw)] = dy[n, filter, oh, ow] (0 outside);
+// B[k, n = c] = w[filter, c, ph + st*jh, pw + st*jw]; dx[n, c, ih, iw] = C. A phase without
+// taps (R < st) has an empty reduction and writes zeros.
+struct BackwardDataProblem {
+  Dims d;
+  const float *dy, *w;
+  float* dx;
+
+  __device__ int rows(int phase) const {
+    const Phase f = phase_of(d, phase);
+    return d.N * f.rows_h * f.rows_w;
+  }
   __device__ int columns() const { return d.C; }
-  __device__ int reduction_length(int) const { return d.K * taps_h * taps_w; }
+  __device__ int reduction_length(int phase) const {
+    const Phase f = phase_of(d, phase);
+    return d.K * f.taps_h * f.taps_w;
+  }
 
   struct ALoader {  // column-fast: the thread's pixel is fixed, (filter, jh, jw) walks
     static constexpr bool kColumnFast = true;
     const float* image;  // null outside the rows
     int oh0, ow0, filter, jh, jw;
+    Phase f;
     const BackwardDataProblem& p;
-    __device__ ALoader(const BackwardDataProblem& problem, int m0, int tid, int) : p(problem) {
-      const int m = m0 + tid % kTileM, tw = m % p.rows_w, th = m / p.rows_w % p.rows_h;
-      const int n = m / (p.rows_w * p.rows_h);
-      image = m < p.rows() ? p.dy + n * p.d.K * p.d.OH * p.d.OW : nullptr;
-      oh0 = th + p.offset_h;
-      ow0 = tw + p.offset_w;
+    __device__ ALoader(const BackwardDataProblem& problem, int m0, int tid, int phase)
+        : f(phase_of(problem.d, phase)), p(problem) {
+      const int m = m0 + tid % kTileM, tw = m % f.rows_w, th = m / f.rows_w % f.rows_h;
+      const int n = m / (f.rows_w * f.rows_h);
+      image = m < p.d.N * f.rows_h * f.rows_w ? p.dy + n * p.d.K * p.d.OH * p.d.OW : nullptr;
+      oh0 = th + f.offset_h;
+      ow0 = tw + f.offset_w;
       filter = 0, jh = 0, jw = 0;
-      if (p.reduction_length(0) > 0) advance(filter, jh, jw, p.taps_h, p.taps_w, tid / kTileM);
+      if (f.taps_h * f.taps_w > 0) advance(filter, jh, jw, f.taps_h, f.taps_w, tid / kTileM);
     }
     __device__ void load(float (&regs)[kLoadsPerThread]) {
       const Dims& d = p.d;
@@ -362,7 +392,7 @@ struct BackwardDataProblem {
         const int oh = oh0 - jh, ow = ow0 - jw;
         const bool inside = image && filter < d.K && oh >= 0 && oh < d.OH && ow >= 0 && ow < d.OW;
         regs[i] = inside ? image[(filter * d.OH + oh) * d.OW + ow] : 0.0f;
-        advance(filter, jh, jw, p.taps_h, p.taps_w, 2);
+        advance(filter, jh, jw, f.taps_h, f.taps_w, 2);
       }
     }
   };
@@ -370,25 +400,27 @@ struct BackwardDataProblem {
   struct BLoader {  // column-fast: the thread's channel is fixed, (filter, jh, jw) walks
     static constexpr bool kColumnFast = true;
     int c, filter, jh, jw;
+    Phase f;
     const BackwardDataProblem& p;
-    __device__ BLoader(const BackwardDataProblem& problem, int n0, int tid, int)
-        : c(n0 + tid % kTileN), filter(0), jh(0), jw(0), p(problem) {
-      if (p.reduction_length(0) > 0) advance(filter, jh, jw, p.taps_h, p.taps_w, tid / kTileN);
+    __device__ BLoader(const BackwardDataProblem& problem, int n0, int tid, int phase)
+        : c(n0 + tid % kTileN), filter(0), jh(0), jw(0), f(phase_of(problem.d, phase)), p(problem) {
+      if (f.taps_h * f.taps_w > 0) advance(filter, jh, jw, f.taps_h, f.taps_w, tid / kTileN);
     }
     __device__ void load(float (&regs)[kLoadsPerThread]) {
       const Dims& d = p.d;
 #pragma unroll
       for (int i = 0; i < kLoadsPerThread; ++i) {
-        const int r = p.ph + d.stride * jh, s = p.pw + d.stride * jw;
+        const int r = f.ph + d.stride * jh, s = f.pw + d.stride * jw;
         regs[i] = filter < d.K && c < d.C ? p.w[((filter * d.C + c) * d.R + r) * d.S + s] : 0.0f;
-        advance(filter, jh, jw, p.taps_h, p.taps_w, 2);
+        advance(filter, jh, jw, f.taps_h, f.taps_w, 2);
       }
     }
   };
 
-  __device__ void store(int m, int c, float value, int) const {
-    const int tw = m % rows_w, th = m / rows_w % rows_h, n = m / (rows_w * rows_h);
-    dx[((n * d.C + c) * d.H + first_h + d.stride * th) * d.W + first_w + d.stride * tw] = value;
+  __device__ void store(int m, int c, float value, int phase) const {
+    const Phase f = phase_of(d, phase);
+    const int tw = m % f.rows_w, th = m / f.rows_w % f.rows_h, n = m / (f.rows_w * f.rows_h);
+    dx[((n * d.C + c) * d.H + f.first_h + d.stride * th) * d.W + f.first_w + d.stride * tw] = value;
   }
 };
 
@@ -401,7 +433,7 @@ struct BackwardFilterProblem {
   float* out;
   int images_per_split;
 
-  __device__ int rows() const { return d.K; }
+  __device__ int rows(int) const { return d.K; }
   __device__ int columns() const { return d.C * d.R * d.S; }
   __device__ int first_image(int split) const { return split * images_per_split; }
   __device__ int end_image(int split) const { return min(d.N, (split + 1) * images_per_split); }
@@ -482,29 +514,16 @@ void forward_v2(const Dims& d, const float* x, const float* w, const float* bias
   launch_gemm_v2(ForwardProblem{d, x, w, bias, y}, d.N * d.OH * d.OW, d.K, 1);
 }
 
-// The phase of backward-data with tap residues (ph, pw), as BackwardDataProblem describes it.
-BackwardDataProblem backward_data_phase(const Dims& d, const float* dy, const float* w, float* dx, int ph, int pw) {
-  const auto first = [&](int residue) { return ((residue - d.pad) % d.stride + d.stride) % d.stride; };
-  const auto count = [&](int start, int size) { return start < size ? (size - start + d.stride - 1) / d.stride : 0; };
-  const auto taps = [&](int residue, int size) { return residue < size ? (size - residue + d.stride - 1) / d.stride : 0; };
-  BackwardDataProblem p{d, dy, w, dx, ph, pw, first(ph), first(pw), 0, 0, 0, 0, 0, 0};
-  p.rows_h = count(p.first_h, d.H);
-  p.rows_w = count(p.first_w, d.W);
-  p.taps_h = taps(ph, d.R);
-  p.taps_w = taps(pw, d.S);
-  p.offset_h = (p.first_h + d.pad - ph) / d.stride;
-  p.offset_w = (p.first_w + d.pad - pw) / d.stride;
-  return p;
-}
-
-// One GEMM per phase; together the phases cover every pixel of dx once (a phase without taps
-// writes zeros).
+// One launch for all phases (blockIdx.z); together they cover every pixel of dx once. The grid
+// covers the largest phase; the blocks past a smaller phase's pixels return at once.
 void backward_data_v2(const Dims& d, const float* dy, const float* w, float* dx) {
-  for (int ph = 0; ph < d.stride; ++ph)
-    for (int pw = 0; pw < d.stride; ++pw) {
-      const BackwardDataProblem p = backward_data_phase(d, dy, w, dx, ph, pw);
-      launch_gemm_v2(p, d.N * p.rows_h * p.rows_w, d.C, 1);
-    }
+  const int phases = d.stride * d.stride;
+  int rows = 0;
+  for (int phase = 0; phase < phases; ++phase) {
+    const Phase f = phase_of(d, phase);
+    rows = std::max(rows, d.N * f.rows_h * f.rows_w);
+  }
+  launch_gemm_v2(BackwardDataProblem{d, dy, w, dx}, rows, d.C, phases);
 }
 
 // Splits of the batch for the filter gradient: enough blocks for ~2 waves on 132 SMs, with at
