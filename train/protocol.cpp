@@ -136,6 +136,7 @@ nlohmann::json run_training(const TrainRequest& request) {
                 std::to_string(data.val.size()) + " validation, " + std::to_string(data.test.size()) +
                 " test images; mode " + config.mode);
     FoldTrainer trainer(config, std::move(data), request.out, f, log);
+    trainer.stop_after(request.stop_after_steps);
     const nlohmann::json result = fold_json(trainer.run(request.resume), dataset.class_names);
     write_json(fold_path, result);
     results.push_back(result);

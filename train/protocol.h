@@ -17,6 +17,7 @@ struct TrainRequest {
   std::string out;     // RUNDIR
   bool resume = false; // continue the run in `out` (its config.json and split.json are used)
   bool quiet = false;  // no progress lines
+  int64_t stop_after_steps = -1;  // stop as on Ctrl-C after this many steps (tests of --resume)
 };
 
 // Returns summary.json's content.

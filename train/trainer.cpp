@@ -225,7 +225,7 @@ LossValues FoldTrainer::fesgan_step(const Batch& batch) {
   Dz_->set_requires_grad(true);
   step_on(*opt_eg_, loss_g);
 
-  LossValues out = {{"d", loss_d.item()}, {"dz", loss_dz.item()}, {"g_adv", adv.item()},
+  LossValues out = {{"g_total", loss_g.item()}, {"d", loss_d.item()}, {"dz", loss_dz.item()}, {"g_adv", adv.item()},
                     {"g_cls", cls.item()}, {"rec", rec.item()}, {"latent", latent.item()}};
   if (id.defined()) out.push_back({"id", id.item()});
   return out;
@@ -277,7 +277,7 @@ LossValues FoldTrainer::joint_step(const Batch& batch) {
   if (opt_g_) opt_g_->zero_grad();
   t.total.backward();
   opt_r_->step();
-  LossValues out = {{"ce_real", t.ce_real.item()}};
+  LossValues out = {{"total", t.total.item()}, {"ce_real", t.ce_real.item()}};
   if (t.ce_synth.defined()) out.push_back({"ce_synth", t.ce_synth.item()});
   if (t.intra.defined()) out.push_back({"intra", t.intra.item()});
   if (!is_joint(mode_)) return out;
@@ -409,7 +409,7 @@ void FoldTrainer::run_stage(int stage, const ImageSet& set, int64_t epochs, int6
     const auto batches = epoch_batches(set.size(), batch_size, static_cast<uint64_t>(config_.seed), kStageKeys[stage], at.epoch);
     const std::string where = where_prefix + std::to_string(at.epoch + 1) + "/" + std::to_string(epochs);
     for (; at.step < static_cast<int64_t>(batches.size()); ++at.step) {
-      if (interrupt_requested()) {
+      if (interrupt_requested() || steps_run_++ == stop_after_) {
         save(at);
         throw Interrupted{checkpoint_path()};
       }

@@ -68,6 +68,9 @@ class FoldTrainer {
   // Runs every stage the mode needs (continuing from the checkpoint when resume is set) and
   // evaluates the selected recognizer on the test fold.
   FoldResult run(bool resume);
+  // Stops like a Ctrl-C (checkpoint, then Interrupted) before the step that would be the
+  // `steps`-th of this process; -1: never. For tests of --resume.
+  void stop_after(int64_t steps) { stop_after_ = steps; }
 
   // One step of each stage on a batch (exposed for the tests). Returns the logged losses.
   LossValues identity_step(const Batch& batch);
@@ -112,6 +115,7 @@ class FoldTrainer {
   std::shared_ptr<models::IdentityNet> Id_;
   std::shared_ptr<models::Recognizer> R_;
   std::shared_ptr<CenterBuffers> centers_;
+  int64_t stop_after_ = -1, steps_run_ = 0;
   std::unique_ptr<optim::Optimizer> opt_id_, opt_eg_, opt_d_, opt_dz_, opt_r_, opt_g_;
 };
 

@@ -1,0 +1,275 @@
+// The method end to end on tiny configurations: model shapes, every stage's step, the joint
+// stage's generator gradient from the recognizer's loss alone, resume equal to an uninterrupted
+// run, a NaN loss stopping the run, and the command line's bad inputs.
+// Every test runs on each device of kDevices (cuda-sim joins when the CUDA backend lands).
+#include <filesystem>
+#include <fstream>
+
+#include "data/split.h"
+#include "data/synthetic.h"
+#include "engine/checkpoint.h"
+#include "engine/ops.h"
+#include "engine/safetensors.h"
+#include "models/fesgan.h"
+#include "models/recognizer.h"
+#include "tests/support/compare.h"
+#include "train/cli.h"
+#include "train/protocol.h"
+#include "train/trainer.h"
+
+using namespace fer;
+using namespace fer::train;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::vector<std::string> kDevices = {"cpu"};
+
+// A tiny rendered dataset (6 subjects x 7 expressions x 2 images, 16x16), made once per process.
+const std::string& tiny_dataset() {
+  static const std::string dir = [] {
+    const std::string path = (fs::temp_directory_path() / ("fer_method_data_" + std::to_string(::getpid()))).string();
+    data::SynthOptions o;
+    o.out_dir = path;
+    o.subjects = 6;
+    o.per_class = 2;
+    o.size = 16;
+    o.threads = 1;
+    data::write_synthetic_dataset(o);
+    return path;
+  }();
+  return dir;
+}
+
+std::string fresh_dir(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("fer_method_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  return dir.string();
+}
+
+TrainConfig tiny_config(const std::string& mode, const std::string& device) {
+  TrainConfig c = small_config(16, 0.125, 1);
+  c.mode = mode;
+  c.device = device;
+  c.model.latent = 8;
+  c.model.feature_dim = 16;
+  c.protocol.folds = 3;
+  c.protocol.fold = 0;
+  c.protocol.val_fraction = 0.25;
+  c.stage0.batch_size = c.stage1.batch_size = c.stage2.batch_size = 4;
+  c.stage2.synth_batch = 4;
+  c.sample_identities = 2;
+  return c;
+}
+
+FoldData tiny_fold(const TrainConfig& config) {
+  const data::Dataset dataset = load_configured_dataset(config, tiny_dataset());
+  data::SplitOptions so;
+  so.folds = 3;
+  so.val_fraction = 0.25;
+  const data::Fold fold = data::make_kfold_split(dataset, so).folds[0];
+  return {make_image_set(dataset, fold.train), make_image_set(dataset, fold.val), make_image_set(dataset, fold.test),
+          dataset.class_names};
+}
+
+RunLog& quiet_log() {
+  static RunLog log((fs::temp_directory_path() / "fer_method_scratch.jsonl").string(), true);
+  return log;
+}
+
+// Gradients of every parameter of a module (zeros where none flowed), concatenated.
+std::vector<float> gradients(const nn::Module& m) {
+  std::vector<float> out;
+  for (const Tensor& p : m.parameters()) {
+    const std::vector<float> g = p.grad().defined() ? p.grad().to_vector() : std::vector<float>(static_cast<size_t>(p.numel()), 0.f);
+    out.insert(out.end(), g.begin(), g.end());
+  }
+  return out;
+}
+
+double abs_sum(const std::vector<float>& v) {
+  double s = 0;
+  for (float x : v) s += std::abs(x);
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("models produce the configured shapes", "[cpu]") {
+  for (int64_t size : {16, 32}) {
+    models::ModelConfig c;
+    c.image_size = size;
+    c.channels = 3;
+    c.classes = 5;
+    c.latent = 7;
+    c.width = 0.125;
+    c.feature_dim = 9;
+    Generator gen(1);
+    models::Encoder E(c, gen);
+    models::Decoder G(c, gen);
+    models::ImageDiscriminator D(c, gen);
+    models::LatentDiscriminator Dz(c, gen);
+    models::Recognizer R(c, gen, 2);
+    models::IdentityNet Id(c, 4, gen);
+    const Tensor x = test::random_tensor({2, 3, size, size}, 3);
+    const Tensor z = E.forward(x);
+    REQUIRE(z.shape() == Shape{2, 7});
+    const Tensor y = Tensor::from_vector(std::vector<float>{0, 4}, {2});
+    REQUIRE(G.forward(z, y).shape() == Shape{2, 3, size, size});
+    const models::DiscriminatorOutput d = D.run(x);
+    REQUIRE(d.adversarial.shape() == Shape{2, 1});
+    REQUIRE(d.classes.shape() == Shape{2, 5});
+    REQUIRE(Dz.forward(z).shape() == Shape{2, 1});
+    const models::RecognizerOutput r = R.run(x);
+    REQUIRE(r.logits.shape() == Shape{2, 5});
+    REQUIRE(r.feature.shape() == Shape{2, 9});
+    REQUIRE(Id.run(x).logits.shape() == Shape{2, 4});
+    // Spectral norm on every weight of D_img.
+    for (const auto& [name, buffer] : D.named_buffers()) REQUIRE(name.find("weight_u") != std::string::npos);
+    REQUIRE(D.named_buffers().size() == 6);
+  }
+  models::ModelConfig bad;
+  bad.image_size = 40;
+  Generator gen(0);
+  REQUIRE_THROWS_WITH(models::Encoder(bad, gen), Catch::Contains("model.image_size 40"));
+}
+
+TEST_CASE("stage steps run on a tiny config and change the weights", "[cpu]") {
+  for (const std::string& device : kDevices) {
+    const TrainConfig config = tiny_config("joint-rdbp", device);
+    FoldTrainer t(config, tiny_fold(config), fresh_dir("steps"), 0, quiet_log());
+    REQUIRE(t.uses_identity());
+    const Batch batch = t.batch_of(tiny_fold(config).train, {0, 1, 2, 3});
+    auto check = [](const LossValues& losses) {
+      REQUIRE(!losses.empty());
+      for (const auto& [name, value] : losses) {
+        INFO(name);
+        REQUIRE(std::isfinite(value));
+      }
+    };
+    const std::vector<float> g_before = t.generator().parameters()[0].to_vector();
+    const std::vector<float> r_before = t.recognizer().parameters()[0].to_vector();
+    for (int i = 0; i < 2; ++i) {
+      check(t.identity_step(batch));
+      check(t.fesgan_step(batch));
+      check(t.joint_step(batch));
+    }
+    REQUIRE(t.generator().parameters()[0].to_vector() != g_before);
+    REQUIRE(t.recognizer().parameters()[0].to_vector() != r_before);
+  }
+}
+
+TEST_CASE("stage 2 sends the recognizer's synthetic loss into the generator", "[cpu]") {
+  for (const std::string& device : kDevices) {
+    TrainConfig config = tiny_config("joint-rdbp", device);
+    config.stage2.g_w_adv = 0;  // isolate the recognizer's term
+    config.stage2.g_w_cls = 0;
+    config.stage2.w_intra = 0;
+    config.stage2.w_synth = 0.75;
+    const FoldData data = tiny_fold(config);
+    auto trainer = [&] { return std::make_unique<FoldTrainer>(config, data, fresh_dir("grad"), 0, quiet_log()); };
+
+    // The total the step differentiates, with G's own losses switched off ...
+    auto a = trainer();
+    const Batch batch = a->batch_of(data.train, {0, 1, 2, 3});
+    a->joint_terms(batch).total.backward();
+    const std::vector<float> from_total = gradients(a->generator());
+    // ... gives G exactly the gradient of w_synth * CE(R(x_s), y_s) alone (same seeds, same draws).
+    auto b = trainer();
+    b->batch_of(data.train, {0, 1, 2, 3});
+    (b->joint_terms(batch).ce_synth * 0.75).backward();
+    const std::vector<float> from_ce = gradients(b->generator());
+    REQUIRE(abs_sum(from_ce) > 0);
+    REQUIRE_CLOSE(Tensor::from_vector(from_total, {static_cast<int64_t>(from_total.size())}),
+                  Tensor::from_vector(from_ce, {static_cast<int64_t>(from_ce.size())}), 1e-7, 1e-5);
+    // The real images' loss has no path into G.
+    auto c = trainer();
+    c->batch_of(data.train, {0, 1, 2, 3});
+    c->joint_terms(batch).ce_real.backward();
+    REQUIRE(abs_sum(gradients(c->generator())) == 0);
+  }
+}
+
+TEST_CASE("train runs every mode and writes the run folder", "[cpu]") {
+  for (const std::string& device : kDevices) {
+    for (const std::string mode : {"baseline", "synth", "joint", "joint-intra", "joint-rdbp"}) {
+      TrainRequest r;
+      r.config = tiny_config(mode, device);
+      r.data = tiny_dataset();
+      r.out = fresh_dir("run_" + mode);
+      r.quiet = true;
+      const nlohmann::json summary = run_training(r);
+      INFO(mode);
+      REQUIRE(summary.at("mode") == mode);
+      REQUIRE(summary.at("folds").size() == 1);
+      const double accuracy = summary.at("mean_accuracy");
+      REQUIRE((accuracy >= 0 && accuracy <= 1));
+      for (const char* file : {"config.json", "split.json", "metrics.jsonl", "summary.json", "report.html",
+                               "confusion.png", "checkpoints/fold0.safetensors", "checkpoints/fold0_best_R.safetensors"})
+        REQUIRE(fs::exists(fs::path(r.out) / file));
+      REQUIRE(fs::exists(fs::path(r.out) / "samples/fold0_stage2_epoch0.png") == (mode != "baseline"));
+    }
+  }
+}
+
+TEST_CASE("train --resume after an interruption equals an uninterrupted run", "[cpu]") {
+  for (const std::string& device : kDevices) {
+    TrainRequest r;
+    r.config = tiny_config("joint-rdbp", device);
+    r.config.stage2.epochs = 2;
+    r.data = tiny_dataset();
+    r.quiet = true;
+    r.out = fresh_dir("whole");
+    run_training(r);
+    const auto whole = load_safetensors(r.out + "/checkpoints/fold0.safetensors");
+
+    r.out = fresh_dir("resumed");
+    r.stop_after_steps = 9;  // inside stage 1
+    REQUIRE_THROWS_AS(run_training(r), Interrupted);
+    r.stop_after_steps = 7;  // inside stage 2 this time
+    r.resume = true;
+    REQUIRE_THROWS_AS(run_training(r), Interrupted);
+    r.stop_after_steps = -1;
+    run_training(r);
+    const auto resumed = load_safetensors(r.out + "/checkpoints/fold0.safetensors");
+    REQUIRE(resumed.size() == whole.size());
+    for (const auto& [name, tensor] : whole) {
+      INFO(name);
+      REQUIRE_CLOSE(resumed.at(name), tensor, 0, 0);
+    }
+  }
+}
+
+TEST_CASE("a NaN loss stops training naming the stage, step and loss", "[cpu]") {
+  TrainRequest r;
+  r.config = tiny_config("baseline", "cpu");
+  r.config.stage2.lr = std::numeric_limits<double>::infinity();  // step 1 poisons the weights
+  r.data = tiny_dataset();
+  r.quiet = true;
+  r.out = fresh_dir("nan");
+  REQUIRE_THROWS_WITH(run_training(r), Catch::Contains("stage 2 (recognizer)") && Catch::Contains("step 2:") &&
+                                           Catch::Contains("loss total is") && Catch::Contains("nan") &&
+                                           Catch::Contains("last good checkpoint"));
+  // Nothing was saved after the bad step: no epoch had ended, so there is no checkpoint yet.
+  REQUIRE_FALSE(fs::exists(r.out + "/checkpoints/fold0.safetensors"));
+}
+
+TEST_CASE("fer rejects unknown flags, keys and modes with a suggestion", "[cpu]") {
+  REQUIRE(run_command({"train", "--data", "x", "--modee", "baseline"}) == 2);
+  REQUIRE(run_command({"trian"}) == 2);
+  REQUIRE(run_command({"train", "--data", tiny_dataset(), "--set", "stage1.lrr=1"}) == 1);
+  REQUIRE(run_command({"train", "--help"}) == 0);
+  FieldSet fields;
+  TrainConfig config;
+  config.bind(fields);
+  REQUIRE_THROWS_WITH(fields.set("stage1.lrr", "1"), Catch::Contains("did you mean 'stage1.lr'"));
+  REQUIRE_THROWS_WITH(fields.set("model.image_sise", "1"), Catch::Contains("did you mean 'model.image_size'"));
+  REQUIRE_THROWS_WITH(fields.set("mode", "joint-rdpb"), Catch::Contains("did you mean 'joint-rdbp'"));
+  REQUIRE_THROWS_WITH(fields.set("stage2.epochs", "two"), Catch::Contains("not a whole number"));
+  REQUIRE_THROWS_WITH(fields.load_json(nlohmann::json::parse(R"({"stage2": {"lr": 1, "bogus": 2}})"), "cfg.json"),
+                      Catch::Contains("cfg.json") && Catch::Contains("stage2.bogus"));
+  fields.load_json(nlohmann::json::parse(R"({"stage2": {"lr": 0.5}, "mode": "synth"})"), "cfg.json");
+  REQUIRE(config.stage2.lr == 0.5);
+  REQUIRE(config.mode == "synth");
+  REQUIRE(fields.to_json().at("stage2").at("lr") == 0.5);
+}
