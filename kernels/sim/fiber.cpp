@@ -33,6 +33,7 @@
 #endif
 
 #ifdef FERSIM_ASAN
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
 
@@ -99,6 +100,10 @@ FiberStack::FiberStack(FiberStack&& other) noexcept
     : mapping_(std::exchange(other.mapping_, nullptr)), page_(other.page_), color_(other.color_) {}
 
 void prepare_context(Context& context, const FiberStack& stack, void (*entry)(void*), void* arg) {
+#ifdef FERSIM_ASAN
+  // A reused stack still carries the redzones of the frames of the fiber that ended on it.
+  ASAN_UNPOISON_MEMORY_REGION(stack.bottom(), stack.size());
+#endif
   // After the switch pops 6 registers and returns, the trampoline must see a 16-byte aligned
   // stack pointer, so that its call gives entry() the alignment the ABI promises.
   auto top = reinterpret_cast<uintptr_t>(stack.bottom()) + stack.size();
