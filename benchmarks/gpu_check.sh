@@ -23,7 +23,7 @@ deps=${FER_DEPS:-$root/.gpu_deps}
 if [[ ${1:-} == --fetch-deps ]]; then
   set -e
   mkdir -p "$deps/debs"
-  (cd "$deps/debs" && apt-get download libopenblas0-pthread libopenblas-pthread-dev libgfortran5 \
+  (cd "$deps/debs" && apt-get download libopenblas0-openmp libopenblas-openmp-dev libgfortran5 \
     libquadmath0 catch2 nlohmann-json3-dev libstb-dev)
   for deb in "$deps"/debs/*.deb; do dpkg -x "$deb" "$deps"; done
   # Static archives, LAPACK and docs are not needed: they would only weigh on the copy.
@@ -63,9 +63,9 @@ cmake_args=(-G Ninja -DCMAKE_BUILD_TYPE=Release -DFER_WERROR=ON -DFER_WITH_CUDA=
             -DFER_WITH_CUDA_SIM=OFF "-DFER_CUDA_ARCHS=$archs")
 ld_path=${LD_LIBRARY_PATH:-}
 if [[ -d $deps/usr ]]; then
-  openblas=$deps/usr/lib/x86_64-linux-gnu/openblas-pthread
+  openblas=$deps/usr/lib/x86_64-linux-gnu/openblas-openmp
   cmake_args+=("-DCMAKE_PREFIX_PATH=$deps/usr" "-DFER_OPENBLAS_LIB=$openblas/libopenblas.so"
-               "-DFER_CBLAS_INCLUDE=$deps/usr/include/x86_64-linux-gnu/openblas-pthread"
+               "-DFER_CBLAS_INCLUDE=$deps/usr/include/x86_64-linux-gnu/openblas-openmp"
                "-DFER_STB_INCLUDE=$deps/usr/include/stb" "-DFER_JSON_INCLUDE=$deps/usr/include"
                "-DCatch2_DIR=$deps/usr/lib/cmake/Catch2")
   ld_path=$openblas:$deps/usr/lib/x86_64-linux-gnu${ld_path:+:$ld_path}

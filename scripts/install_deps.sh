@@ -3,7 +3,7 @@
 # present are not fetched again. The CUDA toolkit (nvcc, cuDNN, cuBLAS) is expected where a CUDA
 # build is wanted; without it fer builds the cpu and cuda-sim devices only.
 set -euo pipefail
-packages=(cmake ninja-build g++ pkg-config libopenblas-dev libstb-dev nlohmann-json3-dev catch2)
+packages=(cmake ninja-build g++ pkg-config libopenblas-openmp-dev libstb-dev nlohmann-json3-dev catch2)
 # clang and its runtime: the libFuzzer targets (tests/fuzz) built by the test command.
 packages+=(clang libclang-rt-14-dev)
 missing=()
