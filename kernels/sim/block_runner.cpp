@@ -224,7 +224,7 @@ void BlockRunner::start_block(const GridLaunch& launch, uint64_t linear_block) {
 void BlockRunner::prepare_dynamic_shared(const GridLaunch& launch) {
   const size_t elements = (launch.dynamic_shared_bytes + sizeof(double2) - 1) / sizeof(double2);
   if (dynamic_shared_.size() < elements) dynamic_shared_.resize(elements);
-  if (dynamic_shared_launch_ != launch.launch_index) {
+  if (elements > 0 && dynamic_shared_launch_ != launch.launch_index) {
     std::memset(static_cast<void*>(dynamic_shared_.data()), 0xFF, elements * sizeof(double2));
     dynamic_shared_launch_ = launch.launch_index;
   }
