@@ -296,15 +296,17 @@ int cmd_classify(const Parsed& p) {
 
 // Sized to finish in under 10 minutes on 2 CPU cores (docs/method.md lists the measured time).
 TrainConfig demo_config(const std::string& mode) {
-  TrainConfig c = small_config(32, 0.25, 6);
+  TrainConfig c = small_config(32, 0.25, 12);
   c.mode = mode;
   c.protocol.folds = 4;
   c.protocol.fold = 0;
   c.protocol.val_fraction = 0.25;
   c.stage0.epochs = 3;
-  c.stage1.epochs = 8;
-  c.stage2.epochs = 8;
+  c.stage1.epochs = 10;
+  c.stage1.batch_size = 16;
+  c.stage2.batch_size = 16;
   c.stage2.synth_batch = 16;
+  c.stage2.lr = 2e-3;
   c.sample_identities = 3;
   return c;
 }

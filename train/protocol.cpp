@@ -105,6 +105,8 @@ nlohmann::json run_training(const TrainRequest& request) {
   const data::Dataset dataset = load_configured_dataset(config, request.data);
   config.model.classes = static_cast<int64_t>(dataset.class_names.size());
   config.validate();
+  if (!resuming)  // a fresh run: no stale results of an earlier run in the same folder (only ours)
+    for (const char* ours : {"metrics.jsonl", "folds", "checkpoints", "samples", "plots"}) fs::remove_all(dir / ours);
   fs::create_directories(dir / "folds");
   FieldSet fields;
   config.bind(fields);
