@@ -18,8 +18,6 @@ namespace {
 // decoding keeps a bad file from allocating gigabytes.
 constexpr int64_t kMaxPixels = int64_t{1} << 26;
 
-uint8_t round_to_byte(float v) { return static_cast<uint8_t>(std::clamp(std::lround(v), 0L, 255L)); }
-
 // Source taps and weights of one output index along one axis.
 struct Taps {
   std::vector<int> index;
@@ -152,26 +150,6 @@ void image_to_chw(const Image& image, float* out) {
   for (size_t i = 0; i < plane; ++i)
     for (int c = 0; c < image.channels; ++c)
       out[c * plane + i] = image.pixels[i * image.channels + c] * (1.0f / 127.5f) - 1.0f;
-}
-
-Tensor image_to_tensor(const Image& image) {
-  Tensor t = Tensor::empty({image.channels, image.height, image.width});
-  image_to_chw(image, t.data<float>());
-  return t;
-}
-
-Image image_from_tensor(const Tensor& chw) {
-  const Shape& s = chw.shape();
-  const bool batched = s.size() == 4 && s[0] == 1;
-  FER_CHECK((s.size() == 3 || batched) && (s[s.size() - 3] == 1 || s[s.size() - 3] == 3))
-      << "image_from_tensor: expected [C, H, W] or [1, C, H, W] with C 1 or 3, got " << shape_str(s);
-  const int c = static_cast<int>(s[s.size() - 3]), h = static_cast<int>(s[s.size() - 2]), w = static_cast<int>(s[s.size() - 1]);
-  const std::vector<float> values = chw.to_vector();
-  Image image(w, h, c);
-  const size_t plane = static_cast<size_t>(w) * h;
-  for (size_t i = 0; i < plane; ++i)
-    for (int ch = 0; ch < c; ++ch) image.pixels[i * c + ch] = round_to_byte((values[ch * plane + i] + 1.0f) * 127.5f);
-  return image;
 }
 
 Image tile_images(const std::vector<Image>& images, int columns, int gap, uint8_t background) {

@@ -6,6 +6,8 @@
 // Threading: every function is pure (no shared state), so any number of threads may decode at
 // once; stb_image's failure reason is thread-local (STBI_THREAD_LOCAL), so messages do not mix.
 #pragma once
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -25,6 +27,9 @@ struct Image {
   uint8_t& at(int x, int y, int c) { return pixels[(static_cast<size_t>(y) * width + x) * channels + c]; }
   uint8_t at(int x, int y, int c) const { return pixels[(static_cast<size_t>(y) * width + x) * channels + c]; }
 };
+
+// A value on the 0..255 scale, rounded to the nearest byte and clamped.
+inline uint8_t round_to_byte(float v) { return static_cast<uint8_t>(std::clamp(std::lround(v), 0L, 255L)); }
 
 // Decodes PNG, JPEG, BMP, PGM/PPM, TGA, GIF (first frame). `channels` 1 or 3 converts; 0 keeps
 // gray as gray and everything else as RGB (alpha is dropped). A corrupt, truncated or non-image
