@@ -19,10 +19,18 @@
 #define FER_CUDA_TEST_CASE_GPU_(fn, name, tags)
 #endif
 
-#define FER_CUDA_TEST_CASE_IMPL_(fn, name, tags)                              \
-  static void fn(::fer::Device device);                                       \
-  TEST_CASE(name " (cuda-sim)", tags "[cuda-sim]") { fn(::fer::Device::CUDASim); } \
-  FER_CUDA_TEST_CASE_GPU_(fn, name, tags)                                     \
+#ifdef FER_WITH_CUDA_SIM
+#define FER_CUDA_TEST_CASE_SIM_(fn, name, tags) \
+  TEST_CASE(name " (cuda-sim)", tags "[cuda-sim]") { fn(::fer::Device::CUDASim); }
+#else
+#define FER_CUDA_TEST_CASE_SIM_(fn, name, tags)
+#endif
+
+// A build without either backend registers nothing; the body still compiles.
+#define FER_CUDA_TEST_CASE_IMPL_(fn, name, tags)          \
+  [[maybe_unused]] static void fn(::fer::Device device);  \
+  FER_CUDA_TEST_CASE_SIM_(fn, name, tags)                 \
+  FER_CUDA_TEST_CASE_GPU_(fn, name, tags)                 \
   static void fn([[maybe_unused]] ::fer::Device device)
 
 #define FER_CUDA_TEST_CASE(name, tags) FER_CUDA_TEST_CASE_IMPL_(FER_CAT_(fer_cuda_test_, __LINE__), name, tags)
