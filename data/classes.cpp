@@ -30,12 +30,12 @@ const std::vector<ClassEntry>& class_table() {
   return table;
 }
 
-std::string lower(std::string s) {
+}  // namespace
+
+std::string to_lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return s;
 }
-
-}  // namespace
 
 const std::vector<std::string>& canonical_classes() {
   static const std::vector<std::string> names = [] {
@@ -47,7 +47,7 @@ const std::vector<std::string>& canonical_classes() {
 }
 
 std::optional<std::string> find_class(const std::string& name) {
-  const std::string key = lower(name);
+  const std::string key = to_lower(name);
   for (const ClassEntry& e : class_table())
     if (key == e.name || std::find(e.aliases.begin(), e.aliases.end(), key) != e.aliases.end()) return e.name;
   return std::nullopt;

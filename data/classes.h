@@ -24,6 +24,9 @@ std::string canonical_class(const std::string& name, const std::string& context)
 // Position of a canonical name in canonical_classes().
 int canonical_index(const std::string& canonical);
 
+// ASCII lower case, for names compared case-insensitively (class names, file extensions).
+std::string to_lower(std::string s);
+
 // "anger (angry, mad), disgust (disgusted), ..." for error messages and --help.
 std::string known_classes_text();
 

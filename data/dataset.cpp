@@ -21,20 +21,14 @@ namespace {
 const std::vector<std::string> kImageExtensions = {".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".ppm", ".tga"};
 
 bool has_image_extension(const fs::path& path) {
-  std::string ext = path.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const std::string ext = to_lower(path.extension().string());
   return std::find(kImageExtensions.begin(), kImageExtensions.end(), ext) != kImageExtensions.end();
-}
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
 }
 
 DatasetFormat detect_format(const fs::path& path) {
   if (fs::is_directory(path)) return fs::is_regular_file(path / "manifest.csv") ? DatasetFormat::Manifest : DatasetFormat::Folder;
   FER_CHECK(fs::is_regular_file(path)) << "dataset: " << path.string() << " does not exist";
-  FER_CHECK(lower(path.extension().string()) == ".csv")
+  FER_CHECK(to_lower(path.extension().string()) == ".csv")
       << "dataset: cannot tell the format of " << path.string() << " (expected a folder or a .csv file)";
   std::ifstream in(path, std::ios::binary);
   const std::vector<std::string> header = read_csv_header(in, path.string());
