@@ -1,7 +1,11 @@
-// The `fer` command: everything is in train/cli.cpp.
+// The `fer` command: everything is in train/cli.cpp, except `fer bench` (benchmarks/bench.h).
 #include <string>
 #include <vector>
 
+#include "benchmarks/bench.h"
 #include "train/cli.h"
 
-int main(int argc, char** argv) { return fer::train::run_command(std::vector<std::string>(argv + 1, argv + argc)); }
+int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "bench") return fer::bench::bench_main(argc - 1, argv + 1);
+  return fer::train::run_command(std::vector<std::string>(argv + 1, argv + argc));
+}

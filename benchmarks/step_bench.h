@@ -1,0 +1,42 @@
+// The training-step benchmarks (`fer bench step`): stage 1 (FESGAN: D_img, D_z, then E and G
+// with the identity loss) or stage 2 (joint-rdbp: R with G, then D_img) of the default models,
+// run by train/'s own FoldTrainer on one random batch, reused every step so that only the step
+// is timed (no data loading). Timing: `warmup` untimed steps, then `steps` timed ones with the
+// steady clock (each step ends in .item() reads, which wait for the device); the median is
+// reported, with the median CPU time of the process per step (robust on a shared machine).
+// Memory: on the CPU, the growth of the peak resident set (getrusage ru_maxrss) from before the
+// models are built to after the last step, the same measure benchmarks/reference/ takes of
+// PyTorch; on a GPU, the caching allocator's peak of allocated bytes over the same span.
+#pragma once
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <string>
+
+namespace fer::bench {
+
+struct StepBenchOptions {
+  int stage = 1;               // 1 or 2
+  int64_t batch = 32;          // real images per step (stage 2 adds as many synthetic ones)
+  std::string device = "cpu";  // cpu | cuda | cuda-sim
+  int steps = 10;
+  int warmup = 2;
+  int64_t image_size = 64;     // the default model; smaller only for the validation test
+  double width = 1.0;
+};
+
+struct StepReport {
+  StepBenchOptions options;
+  int threads = 0;             // OpenMP threads
+  double median_ms = 0, min_ms = 0, max_ms = 0;  // wall clock
+  double median_cpu_ms = 0;    // CPU time of all the process's threads per step
+  double images_per_s = 0;     // real images of the batch per second
+  int64_t peak_memory_bytes = 0;
+  std::string memory_measure;  // "peak_rss_growth" | "device_peak_allocated"
+};
+
+StepReport run_step_benchmark(const StepBenchOptions& options);
+void print_step_report(std::ostream& out, const StepReport& report);
+nlohmann::json step_report_json(const StepReport& report);
+
+}  // namespace fer::bench
