@@ -14,7 +14,11 @@
   void slice_forward_cuda(const SliceShape& s, const float* x, float* y); \
   void slice_backward_cuda(const SliceShape& s, const float* grad_y, float* grad_x); \
   void index_select_forward_cuda(int64_t row_size, const int64_t* indices, int64_t count, const float* x, float* y); \
-  void index_select_backward_cuda(int64_t row_size, const int64_t* indices, int64_t count, const float* grad_y, float* grad_x);
+  void index_select_backward_cuda(int64_t row_size, const int64_t* indices, int64_t count, const float* grad_y, float* grad_x); \
+  /* Kernel variant (kernels/elementwise/elementwise.cu), per process, for tests and benchmarks: */ \
+  /* 1 the naive grid-stride port, 2 vectorized (the default); anything else throws. */ \
+  void set_elementwise_variant(int variant); \
+  int elementwise_variant();
 
 namespace fer::cuda {
 FER_ELEMENTWISE_CUDA_KERNELS

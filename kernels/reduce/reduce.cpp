@@ -1,47 +1,17 @@
-// Sum over axes: reference and OpenMP CPU path (see reduce.h for the layout).
-// The merged full shape is split into the kept axes (which enumerate the outputs, in output order
-// since y is contiguous) and the summed axes (which enumerate the terms of one output), each as a
-// StridedShape<1> over x's contiguous strides; one output is then a strided walk over the terms.
+// Sum over axes: reference and OpenMP CPU path (see reduce.h for the layout). The merged full
+// shape is split into kept and summed axes (reduce_plan.h); one output is then a strided walk
+// over its terms.
 #include <omp.h>
 
 #include <vector>
 
 #include "kernels/elementwise/parallel.h"
 #include "kernels/reduce/reduce.h"
+#include "kernels/reduce/reduce_plan.h"
 
 namespace fer {
 
 namespace {
-
-struct ReducePlan {
-  StridedShape<1> kept;    // iterates outputs; strides[0] = offset of the output's first term in x
-  StridedShape<1> summed;  // iterates one output's terms; strides[0] = their offsets in x
-};
-
-void append_axis(StridedShape<1>& s, int64_t size, int64_t stride) {
-  s.dims[s.ndim] = size;
-  s.strides[0][s.ndim] = stride;
-  ++s.ndim;
-  s.numel *= size;
-}
-
-ReducePlan make_plan(const StridedShape<1>& shape) {
-  ReducePlan plan;
-  int64_t x_stride[kMaxDims];
-  int64_t step = 1;
-  for (int d = shape.ndim - 1; d >= 0; --d) {
-    x_stride[d] = step;
-    step *= shape.dims[d];
-  }
-  for (int d = 0; d < shape.ndim; ++d) {
-    const bool summed = shape.strides[0][d] == 0;
-    append_axis(summed ? plan.summed : plan.kept, shape.dims[d], x_stride[d]);
-  }
-  // An empty axis list is one iteration over a single element.
-  for (StridedShape<1>* s : {&plan.kept, &plan.summed})
-    if (s->ndim == 0) append_axis(*s, 1, 0);
-  return plan;
-}
 
 // Four independent accumulators: the additions overlap in the pipeline (a single chain of
 // dependent double adds would bound the loop by their latency, not by memory).
@@ -108,12 +78,12 @@ void sum_few_outputs_cpu(const ReducePlan& plan, double scale, const float* x, f
 
 template <typename T>
 void sum_forward_ref(const StridedShape<1>& shape, double scale, const T* x, T* y) {
-  const ReducePlan plan = make_plan(shape);
+  const ReducePlan plan = make_reduce_plan(shape);
   sum_outputs(plan, scale, x, y, 0, plan.kept.numel);
 }
 
 void sum_forward_cpu(const StridedShape<1>& shape, double scale, const float* x, float* y) {
-  const ReducePlan plan = make_plan(shape);
+  const ReducePlan plan = make_reduce_plan(shape);
   const int64_t outputs = plan.kept.numel;
   const int64_t terms = plan.summed.numel;
   if (outputs < omp_get_max_threads() && terms >= 2 * kElementwiseGrain) {
