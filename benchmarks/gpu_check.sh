@@ -12,7 +12,7 @@
 #                                      no package manager: copy the folder along with the checkout.
 #
 # Every phase runs under `timeout`, so that one slow phase cannot eat the others: the whole check
-# stays under 8 minutes. A phase that fails is reported and the next one still runs.
+# stays under 9 minutes. A phase that fails is reported and the next one still runs.
 # Environment: OUT (output folder), FER_BUILD_DIR (default build-gpu), FER_DEPS (default
 # .gpu_deps), FER_COMMIT (the commit to name, where the copy has no .git), FER_CUDA_ARCHS (default: the compute capability of GPU 0, else 90).
 set -uo pipefail
@@ -39,8 +39,8 @@ mkdir -p "$out"
 report=$out/report.md
 started=$(date +%s)
 
-# Seconds per phase (sum 450 s, under the 8-minute limit with room for the start).
-t_build=240 t_tests=75 t_memcheck=45 t_racecheck=45 t_bench=45
+# Seconds per phase (sum 525 s, under the 10-minute limit with room for the start).
+t_build=240 t_tests=75 t_memcheck=45 t_racecheck=45 t_bench=120
 
 note() { echo "$*" | tee -a "$report"; }
 elapsed() { echo $(($(date +%s) - started)); }
@@ -150,16 +150,45 @@ note "## Benchmarks (limit ${t_bench} s)"
 fer=$build/fer
 if [[ -x $fer ]] && "$fer" bench --help >/dev/null 2>&1; then
   bench_deadline=$(($(date +%s) + t_bench))
-  for what in kernels step; do
+  # name|command: fer's training steps and the PyTorch reference's (TF32 off), then fer's kernels
+  # (20 ms of timed runs per version; last, as the longest). Their JSON is merged into
+  # bench.json, their logs into bench.log (few files: the device tool returns at most 8).
+  reference=benchmarks/reference/fer_reference.py
+  bench_runs=("step_s1|$fer bench step --stage 1 --device cuda --json"
+              "step_s2|$fer bench step --stage 2 --device cuda --json"
+              "torch_s1|python3 $reference --stage 1 --device cuda"
+              "torch_s2|python3 $reference --stage 2 --device cuda"
+              "kernels|$fer bench kernels --device cuda --budget-ms 20 --json")
+  mkdir -p "$out/bench_parts"
+  for run in "${bench_runs[@]}"; do
+    what=${run%%|*} command=${run#*|}
     left=$((bench_deadline - $(date +%s)))
     if [[ $left -le 2 ]]; then
       note "- bench $what: not run (phase out of time)"
       continue
     fi
-    timeout -k 5 "$left" "$fer" bench "$what" --device cuda --json >"$out/bench_$what.json" \
-      2>"$out/bench_$what.log"
-    note "- bench $what: exit $? (bench_$what.json)"
+    echo "==== $command" >>"$out/bench.log"
+    timeout -k 5 "$left" $command >"$out/bench_parts/$what.json" 2>>"$out/bench.log"
+    note "- bench $what: exit $?"
   done
+  python3 - "$out" <<'PY' | tee -a "$report"
+import json, os, sys
+out = sys.argv[1]
+parts = {}
+for name in sorted(os.listdir(f"{out}/bench_parts")):
+    try:
+        parts[name[:-5]] = json.load(open(f"{out}/bench_parts/{name}"))
+    except ValueError:
+        parts[name[:-5]] = None
+json.dump(parts, open(f"{out}/bench.json", "w"), indent=1)
+print("\n| stage | fer ms | PyTorch ms | fer/PyTorch | fer peak MiB | PyTorch peak MiB |\n|---|---|---|---|---|---|")
+for s in (1, 2):
+    ours, ref = parts.get(f"step_s{s}"), parts.get(f"torch_s{s}")
+    if ours and ref:
+        print(f"| {s} | {ours['median_ms']:.2f} | {ref['median_ms']:.2f} | {ours['median_ms'] / ref['median_ms']:.2f} "
+              f"| {ours['peak_memory_bytes'] / 2**20:.0f} | {ref['peak_memory_bytes'] / 2**20:.0f} |")
+PY
+  rm -rf "$out/bench_parts"
 else
   note "- skipped: $fer has no 'bench' command in this build"
 fi

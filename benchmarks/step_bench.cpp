@@ -50,6 +50,14 @@ train::ImageSet random_images(const models::ModelConfig& m, int64_t rows) {
   return set;
 }
 
+// As after stage 0 (FoldTrainer::run_stage): the identity network in eval mode, without
+// gradients of its own; the identity loss still back-propagates through it into G.
+void freeze_identity_net(train::FoldTrainer& trainer) {
+  nn::Module* id = trainer.objects().modules.at("Id");
+  id->eval();
+  id->set_requires_grad(false);
+}
+
 train::TrainConfig step_config(const StepBenchOptions& o) {
   train::TrainConfig c;
   c.mode = "joint-rdbp";
@@ -82,6 +90,7 @@ StepReport run_step_benchmark(const StepBenchOptions& o) {
     std::vector<int64_t> rows(static_cast<size_t>(o.batch));
     for (int64_t i = 0; i < o.batch; ++i) rows[static_cast<size_t>(i)] = i;
     const train::Batch batch = trainer.batch_of(images, rows);
+    freeze_identity_net(trainer);
     auto step = [&] { return o.stage == 1 ? trainer.fesgan_step(batch) : trainer.joint_step(batch); };
     for (int i = 0; i < o.warmup; ++i) step();
     for (int i = 0; i < o.steps; ++i) {
