@@ -10,7 +10,9 @@
 //     thread (all loads issued before the first store), when every pointer is 16-byte aligned
 //     (tensors from the allocator are; an unaligned pointer takes the v1 kernel);
 //   broadcasting binary: each thread takes 4 consecutive outputs, builds the operand offsets once
-//     and steps them with an odometer, in 32-bit index arithmetic when the tensor allows;
+//     and steps them with an odometer, in 32-bit index arithmetic when the tensor allows; when
+//     the innermost axis is a multiple of 4 (e.g. [N, C, H, W] op [1, C, 1, 1]), the 4 outputs
+//     are one float4 store and each operand one float4 or one broadcast float (strided_cuda.h);
 //   slice/concat/index_select copies: float4 rows when rows and their starts are 16-byte aligned.
 // One variant only, as nothing else pays:
 //   index_select backward (scatter-add): one thread per column walks the index list in order, so
@@ -218,6 +220,12 @@ struct BinaryForwardAt {
   __device__ void operator()(I i, const I* at) const {
     out[i] = op(a[at[0]], b[at[1]]);
   }
+  template <typename I>
+  __device__ void quad(I i, const I* at, const StridedShape<2>& s) const {
+    const float4 u = gather4(a + at[0], static_cast<I>(s.strides[0][s.ndim - 1]));
+    const float4 v = gather4(b + at[1], static_cast<I>(s.strides[1][s.ndim - 1]));
+    store4(out + i, make_float4(op(u.x, v.x), op(u.y, v.y), op(u.z, v.z), op(u.w, v.w)));
+  }
 };
 
 // The per-element gradients of mul and div, written as the CPU reference writes them.
@@ -387,6 +395,8 @@ void binary_forward_cuda(BinaryOp op, const StridedShape<2>& shape, const float*
   visit_binary_op(op, [&](auto f) {
     if (same_shape(shape)) {
       zip(shape.numel, a, b, out, f);
+    } else if (use_v2() && strided_quads_apply(shape, {a, b, out})) {
+      for_each_strided_quad(shape, BinaryForwardAt<decltype(f)>{a, b, out, f});
     } else {
       for_each_strided(selected_variant.load(), shape, BinaryForwardAt<decltype(f)>{a, b, out, f});
     }

@@ -13,9 +13,15 @@
 //   v1  grid-stride, one element per step, the cursor rebuilt for each element (the naive port);
 //   v2  each thread takes kStridedChunk consecutive elements: one cursor build, then next(), and
 //       32-bit index arithmetic when it fits.
+// for_each_strided_quad(s, body) is v2's float4 form for an innermost axis of a multiple of 4
+// elements (the common [N, C, H, W] op [1, C, 1, 1]): a quad of 4 outputs never crosses a run, so
+// body.quad(i, offsets, s) reads each operand as one float4 (inner stride 1: aligned, since every
+// offset is then a multiple of 4), one broadcast float (stride 0) or 4 strided floats, and
+// writes a float4.
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <initializer_list>
 
 #include "kernels/elementwise/strided.h"
 #include "kernels/runtime/launch.h"
@@ -89,6 +95,42 @@ __global__ void __launch_bounds__(kStridedThreads) strided_kernel_v2(StridedShap
 
 inline unsigned strided_blocks(int64_t work_items) {
   return std::min<unsigned>(blocks_for(work_items, kStridedThreads), kStridedMaxBlocks);
+}
+
+template <int N, typename I, typename Body>
+__global__ void __launch_bounds__(kStridedThreads) strided_quad_kernel_v2(StridedShape<N> s, Body body) {
+  const int64_t quads = s.numel / 4;
+  for (int64_t q = global_thread(); q < quads; q += grid_threads()) {
+    const StridedCursor<N, I> at(s, static_cast<I>(4 * q));
+    body.quad(static_cast<I>(4 * q), at.offset, s);
+  }
+}
+
+// The 4 floats at p, p + stride, p + 2 stride, p + 3 stride (p 16-byte aligned when stride is 1).
+template <typename I>
+__device__ __forceinline__ float4 gather4(const float* p, I stride) {
+  if (stride == 1) return *reinterpret_cast<const float4*>(p);
+  if (stride == 0) return make_float4(*p, *p, *p, *p);
+  return make_float4(p[0], p[stride], p[2 * stride], p[3 * stride]);
+}
+
+// Whether for_each_strided_quad applies: inner axis a multiple of 4, every pointer 16-byte aligned.
+template <int N>
+bool strided_quads_apply(const StridedShape<N>& s, std::initializer_list<const void*> pointers) {
+  if (s.dims[s.ndim - 1] % 4 != 0) return false;
+  for (const void* p : pointers)
+    if (reinterpret_cast<uintptr_t>(p) % 16 != 0) return false;
+  return true;
+}
+
+template <int N, typename Body>
+void for_each_strided_quad(const StridedShape<N>& s, const Body& body) {
+  const unsigned blocks = strided_blocks(s.numel / 4);
+  if (fits_int32(s.numel)) {
+    launch_kernel(strided_quad_kernel_v2<N, int32_t, Body>, blocks, kStridedThreads, 0, s, body);
+  } else {
+    launch_kernel(strided_quad_kernel_v2<N, int64_t, Body>, blocks, kStridedThreads, 0, s, body);
+  }
 }
 
 template <int N, typename Body>

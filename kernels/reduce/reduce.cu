@@ -19,7 +19,8 @@
 //       are adjacent in memory, so the v1 kernel's one thread per output is already coalesced;
 //       the v1 kernel also takes outputs of fewer terms than a block has threads.
 // Backward: grad_x[i] = scale * grad_y[o(i)], a broadcast: for_each_strided (strided_cuda.h),
-//   v1 one element per step, v2 four consecutive elements per thread with 32-bit indices.
+//   v1 one element per step, v2 four consecutive elements per thread with 32-bit indices, as
+//   one float4 store when the innermost axis is a multiple of 4 (for_each_strided_quad).
 //
 // Variant choice: set_reduce_variant (reduce_cuda.h), per process, default 2.
 #include <algorithm>
@@ -119,6 +120,11 @@ struct BroadcastBack {
   __device__ void operator()(I i, const I* at) const {
     grad_x[i] = scale * grad_y[at[0]];
   }
+  template <typename I>
+  __device__ void quad(I i, const I* at, const StridedShape<1>& s) const {
+    const float4 g = gather4(grad_y + at[0], static_cast<I>(s.strides[0][s.ndim - 1]));
+    *reinterpret_cast<float4*>(grad_x + i) = make_float4(scale * g.x, scale * g.y, scale * g.z, scale * g.w);
+  }
 };
 
 }  // namespace
@@ -149,7 +155,12 @@ void sum_forward_cuda(const StridedShape<1>& shape, double scale, const float* x
 
 // The scale is applied in float, as the CPU reference does.
 void sum_backward_cuda(const StridedShape<1>& shape, double scale, const float* grad_y, float* grad_x) {
-  for_each_strided(selected_variant.load(), shape, BroadcastBack{grad_y, grad_x, static_cast<float>(scale)});
+  const BroadcastBack body{grad_y, grad_x, static_cast<float>(scale)};
+  if (selected_variant.load() == 2 && strided_quads_apply(shape, {grad_y, grad_x})) {
+    for_each_strided_quad(shape, body);
+  } else {
+    for_each_strided(selected_variant.load(), shape, body);
+  }
 }
 
 }  // namespace fer::FER_CUDA_NS

@@ -76,6 +76,10 @@ const std::vector<BinaryCase> kBinaryCases = {
     {{5, 7}, {7}},                 // [C] against [N, C]
     {{5, 1, 3}, {1, 7, 1}},        // both sides broadcast
     {{2, 13, 1, 11}, {13, 3, 1}},  // both sides, ranks differ
+    // inner axis a multiple of 4: v2's float4 quads (operand stride 0, stride 1, both)
+    {{3, 5, 4, 8}, {1, 5, 1, 1}},
+    {{5, 8}, {8}},
+    {{6, 1, 4}, {1, 3, 4}},
 };
 
 struct NamedBinary {

@@ -68,6 +68,8 @@ const std::vector<ReduceCase> kReduceCases = {
     {{261, 37}, {0}, true},              // column sums
     {{9, 5, 7}, {2}, false},             // 7 terms per output: thread per output
     {{3, 17, 2, 19}, {1, 3}, false},     // two separate summed axes, innermost summed
+    {{3, 5, 4, 8}, {0, 2, 3}, false},    // backward: float4 quads from a broadcast scalar
+    {{6, 12}, {0}, false},               // backward: float4 quads from a float4 row
 };
 
 }  // namespace
