@@ -11,8 +11,9 @@
 //   v2 (the default), by layout:
 //     - the summed axes include x's innermost one (row sums, per-channel sums, the full sum): a
 //       two-pass reduction. Pass 1: block (o, s) sums slice s of output o's terms (each thread
-//       4 consecutive terms per step, offsets stepped by an odometer, then warp shuffles and one
-//       shared-memory step, kernels/common/cuda_reduce.h) into a double partial; enough slices
+//       4 consecutive terms per step, one float4 when the innermost run is a multiple of 4, else
+//       offsets stepped by an odometer; then warp shuffles and one shared-memory step,
+//       kernels/common/cuda_reduce.h) into a double partial; enough slices
 //       per output that the grid fills the GPU even for one output. Pass 2: one thread per output
 //       adds its slices in order and scales.
 //     - the innermost axis is kept (column sums, e.g. a linear bias gradient): adjacent outputs
@@ -60,7 +61,9 @@ __global__ void __launch_bounds__(kThreads) sum_outputs_kernel_v1(StridedShape<1
 }
 
 // Block b: output b / slices, terms [slice * per_slice, +per_slice) of it, into partials[b].
-template <typename I>
+// Quads: the innermost summed run and per_slice are multiples of 4 and x is 16-byte aligned, so
+// each thread's 4 consecutive terms are one aligned float4 (the same additions, in the same order).
+template <typename I, bool kQuads>
 __global__ void __launch_bounds__(kThreads) sum_slices_kernel_v2(StridedShape<1> kept, StridedShape<1> summed,
                                                                   int64_t slices, int64_t per_slice, const float* x,
                                                                   double* partials) {
@@ -71,6 +74,14 @@ __global__ void __launch_bounds__(kThreads) sum_slices_kernel_v2(StridedShape<1>
   double sum = 0;
   for (I t = first + kStridedChunk * static_cast<I>(threadIdx.x); t < end; t += kStridedChunk * static_cast<I>(blockDim.x)) {
     StridedCursor<1, I> term(summed, t);
+    if constexpr (kQuads) {
+      const float4 v = *reinterpret_cast<const float4*>(base + term.offset[0]);
+      sum += v.x;
+      sum += v.y;
+      sum += v.z;
+      sum += v.w;
+      continue;
+    }
     const I last = t + kStridedChunk < end ? t + kStridedChunk : end;
     for (I k = t; k < last; ++k) {
       sum += base[term.offset[0]];
@@ -103,11 +114,14 @@ void sum_slices_v2(const ReducePlan& plan, double scale, const float* x, float* 
   const int64_t outputs = plan.kept.numel, terms = plan.summed.numel;
   const int64_t wanted = std::max<int64_t>(1, kTargetBlocks / outputs);
   const int64_t slices = std::clamp<int64_t>((terms + kMinTermsPerSlice - 1) / kMinTermsPerSlice, 1, wanted);
-  const int64_t per_slice = (terms + slices - 1) / slices;
+  // A multiple of 4, so that slices start on a float4 when the runs allow quads.
+  const int64_t per_slice = ((terms + slices - 1) / slices + 3) / 4 * 4;
   FER_CHECK(outputs * slices <= INT32_MAX) << "sum_forward: " << outputs << " outputs need more blocks than a grid holds";
   DeviceBuffer<double> partials(outputs * slices);
-  launch_kernel(sum_slices_kernel_v2<I>, static_cast<unsigned>(outputs * slices), kThreads, 0, plan.kept, plan.summed,
-                slices, per_slice, x, partials.get());
+  const bool quads = plan.summed.dims[plan.summed.ndim - 1] % 4 == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0;
+  const unsigned blocks = static_cast<unsigned>(outputs * slices);
+  launch_kernel(quads ? sum_slices_kernel_v2<I, true> : sum_slices_kernel_v2<I, false>, blocks, kThreads, 0, plan.kept,
+                plan.summed, slices, per_slice, x, partials.get());
   launch_kernel(sum_partials_in_order_kernel_v2, grid_for(outputs), kThreads, 0, outputs, slices,
                 static_cast<const double*>(partials.get()), scale, y);
 }

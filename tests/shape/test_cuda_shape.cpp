@@ -70,6 +70,8 @@ const std::vector<ReduceCase> kReduceCases = {
     {{3, 17, 2, 19}, {1, 3}, false},     // two separate summed axes, innermost summed
     {{3, 5, 4, 8}, {0, 2, 3}, false},    // backward: float4 quads from a broadcast scalar
     {{6, 12}, {0}, false},               // backward: float4 quads from a float4 row
+    {{3, 5, 12, 8}, {0, 2, 3}, false},   // forward: float4 terms (runs of 96, 288 terms per output)
+    {{3, 4, 1000}, {}, false},           // full sum of float4 terms, two slices
 };
 
 }  // namespace
