@@ -34,7 +34,12 @@ void TrainConfig::bind(FieldSet& f) {
   f.add("data.format", &data.format, "dataset format", {"auto", "folder", "fer2013", "manifest"});
   f.add("data.classes", &data.classes, "comma-separated class subset (empty: all)");
   f.add("data.subject_pattern", &data.subject_pattern, "regex whose group 1 is the subject ID in a file name");
-  f.add("data.augment", &data.augment, "random flips and shifts of real training images");
+  f.add("data.augment", &data.augment, "augment real training images (flip, shift, zoom, rotation, light)");
+  f.add("data.augment_shift", &data.augment_shift, "augmentation: largest shift, as a fraction of the image size");
+  f.add("data.augment_scale", &data.augment_scale, "augmentation: zoom in [1 - scale, 1 + scale]");
+  f.add("data.augment_rotate", &data.augment_rotate, "augmentation: largest rotation in degrees");
+  f.add("data.augment_brightness", &data.augment_brightness, "augmentation: largest brightness offset ([-1, 1] units)");
+  f.add("data.augment_contrast", &data.augment_contrast, "augmentation: contrast factor in [1 - c, 1 + c]");
   f.add("protocol.folds", &protocol.folds, "K of the subject-independent k-fold protocol");
   f.add("protocol.fold", &protocol.fold, "run only this fold (-1: all)");
   f.add("protocol.val_fraction", &protocol.val_fraction, "share of training subjects held out for model selection");
@@ -82,6 +87,14 @@ void TrainConfig::validate() const {
   for (auto [name, value] : {std::pair{"stage0.epochs", stage0.epochs}, std::pair{"stage1.epochs", stage1.epochs},
                              std::pair{"stage2.epochs", stage2.epochs}})
     FER_CHECK(value >= 0) << name << " " << value << " must not be negative";
+  for (auto [name, value] : {std::pair{"data.augment_shift", data.augment_shift},
+                             std::pair{"data.augment_scale", data.augment_scale},
+                             std::pair{"data.augment_contrast", data.augment_contrast}})
+    FER_CHECK(value >= 0 && value < 1) << name << " " << value << " must be in [0, 1)";
+  FER_CHECK(data.augment_rotate >= 0 && data.augment_rotate <= 180)
+      << "data.augment_rotate " << data.augment_rotate << " must be in [0, 180]";
+  FER_CHECK(data.augment_brightness >= 0 && data.augment_brightness <= 1)
+      << "data.augment_brightness " << data.augment_brightness << " must be in [0, 1]";
   FER_CHECK(stage2.intra_momentum > 0 && stage2.intra_momentum <= 1)
       << "stage2.intra_momentum " << stage2.intra_momentum << " must be in (0, 1]";
 }

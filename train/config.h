@@ -19,7 +19,12 @@ struct DataConfig {
   std::string format = "auto";  // auto | folder | fer2013 | manifest
   std::string classes;          // comma-separated subset, empty: all
   std::string subject_pattern = "^(S\\d+)_";
-  bool augment = true;          // random flips and small shifts of real training images
+  bool augment = true;          // augment real training images (data/augment.h); flips always
+  double augment_shift = 0.0625;  // crop offset up to this fraction of the image size
+  double augment_scale = 0.05;    // zoom in [1 - scale, 1 + scale]
+  double augment_rotate = 5;      // rotation in degrees, up to +-
+  double augment_brightness = 0.1;  // offset in units of [-1, 1], up to +-
+  double augment_contrast = 0.2;    // factor in [1 - contrast, 1 + contrast]
 };
 
 struct ProtocolConfig {

@@ -25,20 +25,20 @@ ImageSet make_image_set(const data::Dataset& dataset, const std::vector<int64_t>
   return set;
 }
 
-Batch make_batch(const ImageSet& set, const std::vector<int64_t>& rows, const std::vector<bool>& flip,
-                 Device device) {
+Batch make_batch(const ImageSet& set, const std::vector<int64_t>& rows, Device device,
+                 const BatchAugmentation* augment) {
   const Shape& shape = set.images.shape();
-  const int64_t b = static_cast<int64_t>(rows.size()), width = shape[3];
-  const int64_t plane = shape[1] * shape[2] * width;
-  Tensor images = Tensor::empty({b, shape[1], shape[2], width});
+  const int64_t b = static_cast<int64_t>(rows.size());
+  const int64_t plane = shape[1] * shape[2] * shape[3];
+  Tensor images = Tensor::empty({b, shape[1], shape[2], shape[3]});
   std::vector<float> labels, subjects;
   for (int64_t i = 0; i < b; ++i) {
     const int64_t r = rows[static_cast<size_t>(i)];
     const float* src = set.images.data<float>() + r * plane;
     float* dst = images.data<float>() + i * plane;
-    if (!flip.empty() && flip[static_cast<size_t>(i)]) {
-      for (int64_t line = 0; line < shape[1] * shape[2]; ++line)
-        std::reverse_copy(src + line * width, src + (line + 1) * width, dst + line * width);
+    if (augment) {
+      data::augment_image(src, dst, static_cast<int>(shape[1]), static_cast<int>(shape[3]), augment->options,
+                          augment->seed, augment->counter, static_cast<uint64_t>(i));
     } else {
       std::memcpy(dst, src, static_cast<size_t>(plane) * sizeof(float));
     }

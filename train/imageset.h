@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "data/augment.h"
 #include "data/dataset.h"
 #include "engine/random.h"
 #include "engine/tensor.h"
@@ -31,9 +32,17 @@ struct Batch {
   Tensor subjects;  // [B] subject indices (for the identity network)
 };
 
-// Rows `rows` of the set, horizontally mirrored where `flip` is true (may be empty: no flips).
-Batch make_batch(const ImageSet& set, const std::vector<int64_t>& rows, const std::vector<bool>& flip,
-                 Device device);
+// How the real images of a training batch are augmented (data/augment.h): image i of the batch
+// draws its transform from (seed, counter, i), so a batch is a pure function of its rows and key.
+struct BatchAugmentation {
+  data::AugmentOptions options;
+  uint64_t seed = 0;
+  uint64_t counter = 0;
+};
+
+// Rows `rows` of the set, unchanged (augment null: evaluation) or augmented.
+Batch make_batch(const ImageSet& set, const std::vector<int64_t>& rows, Device device,
+                 const BatchAugmentation* augment = nullptr);
 
 // Order of the rows in epoch `epoch` of a stage; drop-last batches of `batch_size`.
 std::vector<std::vector<int64_t>> epoch_batches(int64_t rows, int64_t batch_size, uint64_t seed,

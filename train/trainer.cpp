@@ -167,11 +167,19 @@ std::string FoldTrainer::best_recognizer_path() const {
   return (fs::path(dir_) / "checkpoints" / ("fold" + std::to_string(fold_) + "_best_R.safetensors")).string();
 }
 
+// The augmentation key comes from sample_gen_, so a resumed run draws the same transforms.
 Batch FoldTrainer::batch_of(const ImageSet& set, const std::vector<int64_t>& rows) {
-  std::vector<bool> flips;
-  if (config_.data.augment)
-    for (size_t i = 0; i < rows.size(); ++i) flips.push_back(sample_gen_.uniform() < 0.5);
-  return make_batch(set, rows, flips, device_);
+  if (!config_.data.augment) return make_batch(set, rows, device_);
+  const DataConfig& d = config_.data;
+  BatchAugmentation a;
+  a.options.pad = static_cast<int>(std::lround(d.augment_shift * static_cast<double>(config_.model.image_size)));
+  a.options.scale = d.augment_scale;
+  a.options.rotate_degrees = d.augment_rotate;
+  a.options.brightness = d.augment_brightness;
+  a.options.contrast = d.augment_contrast;
+  a.seed = sample_gen_.seed();
+  a.counter = sample_gen_.take(1);
+  return make_batch(set, rows, device_, &a);
 }
 
 // ---- the steps -------------------------------------------------------------------------------
@@ -308,7 +316,7 @@ Confusion evaluate_recognizer(models::Recognizer& R, const ImageSet& set, int64_
   for (int64_t start = 0; start < set.size(); start += kEvalBatch) {
     std::vector<int64_t> rows;
     for (int64_t r = start; r < std::min(set.size(), start + kEvalBatch); ++r) rows.push_back(r);
-    const std::vector<float> logits = R.forward(make_batch(set, rows, {}, device).images).to_vector();
+    const std::vector<float> logits = R.forward(make_batch(set, rows, device).images).to_vector();
     for (size_t i = 0; i < rows.size(); ++i) {
       const auto row = logits.begin() + static_cast<int64_t>(i) * classes;
       confusion.add(static_cast<int64_t>(set.labels[static_cast<size_t>(rows[i])]),
@@ -334,7 +342,7 @@ void FoldTrainer::write_samples(const std::string& name) {
   NoGradGuard no_grad;
   E_->eval();
   G_->eval();
-  const Batch real = make_batch(source, rows, {}, device_);
+  const Batch real = make_batch(source, rows, device_);
   const Tensor codes = E_->forward(real.images);
   const std::vector<data::Image> x = to_images(real.images), rec = to_images(G_->forward(codes, real.labels));
   const std::vector<data::Image> hat = to_images(expression_sweep(*G_, codes, K));

@@ -10,8 +10,8 @@
 // Checkpoints (DIR/checkpoints/fold<i>.safetensors) hold every module, optimizer, generator and
 // the running class centers, with the position (stage, epoch, step in epoch): written atomically
 // at the end of each epoch and on Ctrl-C, so --resume continues exactly where the run stopped.
-// Randomness: `init` seeds the weights; `sample` draws priors, labels and flips and is saved; the
-// batch order is a pure function of (seed, stage, epoch).
+// Randomness: `init` seeds the weights; `sample` draws priors, labels and augmentation keys and is
+// saved; the batch order is a pure function of (seed, stage, epoch).
 #pragma once
 #include <memory>
 #include <string>
@@ -77,7 +77,7 @@ class FoldTrainer {
   LossValues fesgan_step(const Batch& batch);
   LossValues joint_step(const Batch& batch);
   JointTerms joint_terms(const Batch& batch);
-  Batch batch_of(const ImageSet& set, const std::vector<int64_t>& rows);  // flips drawn when training
+  Batch batch_of(const ImageSet& set, const std::vector<int64_t>& rows);  // augmented when data.augment
 
   Confusion evaluate(const ImageSet& set);
   bool uses_generator() const { return mode_ != Mode::Baseline; }
