@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "kernels/common/random.h"
 
@@ -16,6 +17,12 @@ BatchLoader::BatchLoader(const Dataset& dataset, std::vector<int64_t> indices, L
   for (int64_t i : indices_)
     FER_CHECK(i >= 0 && i < static_cast<int64_t>(dataset_.samples.size()))
         << "BatchLoader: sample index " << i << " out of range for a dataset of " << dataset_.samples.size();
+  if (pinned()) {
+    const size_t image_bytes = sizeof(float) * dataset_.channels * dataset_.size * dataset_.size;
+    for (int i = 0; i <= options_.prefetch; ++i)
+      slots_.push_back({Storage::pinned(options_.batch_size * image_bytes, options_.device),
+                        Storage::pinned(options_.batch_size * sizeof(float), options_.device)});
+  }
 }
 
 BatchLoader::~BatchLoader() { stop(); }
@@ -37,6 +44,12 @@ void BatchLoader::stop() {
 
 void BatchLoader::start_epoch(uint64_t epoch) {
   stop();
+  if (in_flight_.images) {
+    in_flight_.images->wait_for_copies();
+    in_flight_.labels->wait_for_copies();
+    in_flight_ = {};
+  }
+  free_slots_ = slots_;
   epoch_ = epoch;
   order_ = indices_;
   if (options_.shuffle) {  // Fisher-Yates on the counter-based generator keyed by (seed, epoch)
@@ -54,33 +67,42 @@ void BatchLoader::work() {
   const int64_t total = batches_per_epoch();
   while (true) {
     int64_t b;
+    PinnedSlot slot;
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      changed_.wait(lock, [&] { return stopping_ || next_to_build_ >= total || next_to_build_ < next_to_hand_out_ + options_.prefetch; });
+      changed_.wait(lock, [&] {
+        return stopping_ || next_to_build_ >= total ||
+               (next_to_build_ < next_to_hand_out_ + options_.prefetch && (!pinned() || !free_slots_.empty()));
+      });
       if (stopping_ || next_to_build_ >= total) return;
       b = next_to_build_++;
+      if (pinned()) {
+        slot = std::move(free_slots_.back());
+        free_slots_.pop_back();
+      }
     }
     try {
-      Batch batch = build(b);
+      Batch batch = build(b, pinned() ? &slot : nullptr);
       std::lock_guard<std::mutex> lock(mutex_);
       ready_.emplace(b, std::move(batch));
     } catch (...) {
       std::lock_guard<std::mutex> lock(mutex_);
       failed_.emplace(b, std::current_exception());
+      if (pinned()) free_slots_.push_back(std::move(slot));
     }
     changed_.notify_all();
   }
 }
 
-Batch BatchLoader::build(int64_t b) const {
+Batch BatchLoader::build(int64_t b, const PinnedSlot* slot) const {
   const int64_t first = b * options_.batch_size;
   const int64_t count = std::min<int64_t>(options_.batch_size, static_cast<int64_t>(order_.size()) - first);
   const int c = dataset_.channels, s = dataset_.size;
   const size_t image_floats = static_cast<size_t>(c) * s * s;
   Batch batch;
   batch.indices.assign(order_.begin() + first, order_.begin() + first + count);
-  batch.images = Tensor::empty({count, c, s, s});
-  batch.labels = Tensor::empty({count});
+  batch.images = slot ? Tensor::from_storage(slot->images, {count, c, s, s}) : Tensor::empty({count, c, s, s});
+  batch.labels = slot ? Tensor::from_storage(slot->labels, {count}) : Tensor::empty({count});
   std::vector<float> plain(image_floats);
   for (int64_t k = 0; k < count; ++k) {
     const int64_t index = batch.indices[k];
@@ -105,12 +127,23 @@ bool BatchLoader::next(Batch& batch) {
     ready_.erase(it);
     ++next_to_hand_out_;
   }
+  if (pinned()) copy_to_device(batch);
   changed_.notify_all();
-  if (options_.device != Device::CPU) {
-    batch.images = batch.images.to(options_.device);
-    batch.labels = batch.labels.to(options_.device);
-  }
   return true;
+}
+
+void BatchLoader::copy_to_device(Batch& batch) {
+  // The slot becomes the one in flight before its copies start, so that a failing copy still
+  // leaves it to be recycled by the next call or start_epoch.
+  PinnedSlot done = std::exchange(in_flight_, PinnedSlot{batch.images.impl()->storage, batch.labels.impl()->storage});
+  if (done.images) {
+    done.images->wait_for_copies();
+    done.labels->wait_for_copies();
+    std::lock_guard<std::mutex> lock(mutex_);
+    free_slots_.push_back(std::move(done));
+  }
+  batch.images = batch.images.to_async(options_.device);
+  batch.labels = batch.labels.to_async(options_.device);
 }
 
 }  // namespace fer::data

@@ -7,13 +7,20 @@
 // augmentation, whatever the thread timing, because its content is a pure function of
 // (seed, e, b). Threads: `workers` std::threads each build whole batches (decode from the
 // dataset's cache or from disk, convert, augment); at most `prefetch` batches wait ready.
-// Device copies happen on the caller's thread in next(), after the batch is complete.
+// Devices: for cpu the batches are ordinary tensors. For cuda and cuda-sim the workers build
+// each batch in a pinned host buffer (Storage::pinned) taken from a ring of prefetch + 1 buffers
+// allocated once: up to `prefetch` batches being built or waiting, plus the one whose
+// host-to-device copy may still be in flight. next(), on the caller's thread, starts the copy of
+// its batch without waiting (Tensor::to_async) and returns to the ring the buffer of the batch
+// before, after waiting for that buffer's copy (an event, not the whole stream): so every CUDA
+// call stays on the caller's thread, and a buffer is never refilled while the stream may read it.
 // The dataset must outlive the loader.
 #pragma once
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -57,9 +64,17 @@ class BatchLoader {
   int64_t batches_per_epoch() const;
 
  private:
+  // A pinned buffer for one batch's images and one for its labels.
+  struct PinnedSlot {
+    std::shared_ptr<Storage> images, labels;
+  };
+
   void stop();
   void work();
-  Batch build(int64_t b) const;
+  bool pinned() const { return options_.device != Device::CPU; }
+  Batch build(int64_t b, const PinnedSlot* slot) const;
+  // Starts the device copy of a batch built in a pinned slot and recycles the previous slot.
+  void copy_to_device(Batch& batch);
 
   const Dataset& dataset_;
   std::vector<int64_t> indices_;
@@ -75,6 +90,10 @@ class BatchLoader {
   std::map<int64_t, Batch> ready_;
   std::map<int64_t, std::exception_ptr> failed_;  // raised when that batch's turn comes
   std::vector<std::thread> workers_;
+
+  std::vector<PinnedSlot> slots_;       // the ring, empty for cpu
+  std::vector<PinnedSlot> free_slots_;  // guarded by mutex_
+  PinnedSlot in_flight_;                // caller's thread only; its copy may not have run yet
 };
 
 }  // namespace fer::data

@@ -8,6 +8,7 @@
 
 #include "engine/autograd.h"
 #include "kernels/runtime/device_memory.h"
+#include "kernels/runtime/runtime.h"
 
 namespace fer {
 
@@ -119,9 +120,46 @@ void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device
 
 }  // namespace
 
+// Marks, on the backend's one stream, how far the copies from a pinned storage have come.
+struct Storage::CopyFence {
+  virtual ~CopyFence() = default;
+  virtual void record() = 0;
+  virtual void wait() const = 0;
+};
+
 namespace {
+
+template <class Event>  // fer::cuda::DeviceEvent or fer::cudasim::DeviceEvent
+struct EventFence final : Storage::CopyFence {
+  Event event;
+  void record() override { event.record(); }
+  void wait() const override { event.synchronize(); }
+};
+
+std::unique_ptr<Storage::CopyFence> make_copy_fence(Device backend) {
+#ifdef FER_WITH_CUDA
+  if (backend == Device::CUDA) return std::make_unique<EventFence<::fer::cuda::DeviceEvent>>();
+#endif
+#ifdef FER_WITH_CUDA_SIM
+  if (backend == Device::CUDASim) return std::make_unique<EventFence<::fer::cudasim::DeviceEvent>>();
+#endif
+  missing_backend(backend);
+}
+
+void* pinned_alloc_bytes(size_t bytes, Device backend) {
+#ifdef FER_WITH_CUDA
+  if (backend == Device::CUDA) return ::fer::cuda::pinned_host_alloc(bytes);
+#endif
+#ifdef FER_WITH_CUDA_SIM
+  if (backend == Device::CUDASim) return ::fer::cudasim::pinned_host_alloc(bytes);
+#endif
+  missing_backend(backend);
+}
+
 std::atomic<int64_t> g_live_storages{0};
 std::atomic<int64_t> g_live_storage_bytes{0};
+std::atomic<int64_t> g_pinned_storages_created{0};
+
 }  // namespace
 
 Storage::Storage(size_t bytes, Device device) : bytes_(bytes), device_(device) {
@@ -130,15 +168,40 @@ Storage::Storage(size_t bytes, Device device) : bytes_(bytes), device_(device) {
   g_live_storage_bytes += static_cast<int64_t>(bytes);
 }
 
+Storage::Storage(size_t bytes, Device backend, PinnedTag)
+    : bytes_(bytes), device_(Device::CPU), pinned_for_(backend) {
+  fence_ = make_copy_fence(backend);  // first: an event failing leaves no buffer behind
+  data_ = pinned_alloc_bytes(bytes, backend);
+  ++g_live_storages;
+  g_live_storage_bytes += static_cast<int64_t>(bytes);
+  ++g_pinned_storages_created;
+}
+
+std::shared_ptr<Storage> Storage::pinned(size_t bytes, Device backend) {
+  FER_CHECK(backend != Device::CPU) << "Storage::pinned: pinned memory belongs to a cuda or cuda-sim "
+                                    << "backend, got cpu (" << bytes << " bytes)";
+  return std::shared_ptr<Storage>(new Storage(bytes, backend, PinnedTag{}));
+}
+
 int64_t Storage::live_count() { return g_live_storages.load(); }
 int64_t Storage::live_bytes() { return g_live_storage_bytes.load(); }
+int64_t Storage::pinned_created() { return g_pinned_storages_created.load(); }
+
+void Storage::wait_for_copies() const {
+  if (fence_) fence_->wait();
+}
 
 Storage::~Storage() {
   --g_live_storages;
   g_live_storage_bytes -= static_cast<int64_t>(bytes_);
   // A destructor must not throw; a failing device free at teardown is not recoverable anyway.
   try {
-    free_bytes(data_, device_);
+    if (pinned_for_ == Device::CPU) {
+      free_bytes(data_, device_);
+    } else {
+      wait_for_copies();  // the stream may still be reading this buffer
+      FER_DEVICE_MEM(pinned_for_, pinned_host_free, data_);
+    }
   } catch (...) {
   }
 }
@@ -194,6 +257,21 @@ Tensor Tensor::scalar(double value, DType dtype, Device device) {
 
 Tensor Tensor::empty_like(const Tensor& like) { return empty(like.shape(), like.dtype(), like.device()); }
 
+Tensor Tensor::from_storage(std::shared_ptr<Storage> storage, const Shape& shape, DType dtype) {
+  FER_CHECK(storage != nullptr) << "Tensor::from_storage: null storage for shape " << shape_str(shape);
+  FER_CHECK(shape_numel(shape) * dtype_size(dtype) <= storage->bytes())
+      << "Tensor::from_storage: " << dtype_name(dtype) << shape_str(shape) << " needs "
+      << shape_numel(shape) * dtype_size(dtype) << " bytes, the storage has " << storage->bytes();
+  FER_CHECK(dtype == DType::F32 || storage->device() == Device::CPU)
+      << "Tensor::from_storage: float64 tensors exist on the cpu only, asked for " << shape_str(shape)
+      << " on " << device_name(storage->device());
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::move(storage);
+  impl->shape = shape;
+  impl->dtype = dtype;
+  return Tensor(std::move(impl));
+}
+
 Tensor Tensor::zeros_like(const Tensor& like) { return zeros(like.shape(), like.dtype(), like.device()); }
 
 // ---- accessors ----------------------------------------------------------------------------
@@ -241,6 +319,18 @@ Tensor Tensor::to(Device device) const {
   if (device == this->device()) return *this;
   Tensor t = empty(shape(), dtype(), device);
   copy_bytes(t.raw_data(), device, raw_data(), this->device(), nbytes());
+  return t;
+}
+
+Tensor Tensor::to_async(Device device) const {
+  Storage& source = *impl_->storage;
+  FER_CHECK(device != Device::CPU && source.pinned_for() == device)
+      << "to_async: " << str() << " is not in pinned memory of " << device_name(device)
+      << " (pinned for " << (source.pinned_for() == Device::CPU ? "no device" : device_name(source.pinned_for()))
+      << "); use to()";
+  Tensor t = empty(shape(), dtype(), device);
+  if (nbytes() > 0) FER_DEVICE_MEM(device, copy_pinned_host_to_device_async, t.raw_data(), raw_data(), nbytes());
+  source.fence_->record();
   return t;
 }
 

@@ -43,10 +43,29 @@ class Storage {
   static int64_t live_count();
   static int64_t live_bytes();
 
+  // Page-locked host memory from the runtime of `backend` (cuda or cuda-sim): device() is cpu,
+  // and Tensor::to_async copies from it to `backend` without waiting. The data loader stages its
+  // batches in a few of these and reuses them.
+  static std::shared_ptr<Storage> pinned(size_t bytes, Device backend);
+  // The backend whose pinned memory this is; Device::CPU for ordinary memory.
+  Device pinned_for() const { return pinned_for_; }
+  // Blocks until the asynchronous copies started from this storage have run, so that it may be
+  // written again; returns at once for ordinary memory. The destructor waits too.
+  void wait_for_copies() const;
+  // Pinned storages created in the process so far (tests prove that buffers are reused).
+  static int64_t pinned_created();
+  struct CopyFence;  // tensor.cpp: an event recorded on the backend's stream after each copy
+
  private:
+  struct PinnedTag {};
+  Storage(size_t bytes, Device backend, PinnedTag);
+
   void* data_ = nullptr;
   size_t bytes_ = 0;
   Device device_;
+  Device pinned_for_ = Device::CPU;
+  std::unique_ptr<CopyFence> fence_;  // pinned storages only
+  friend class Tensor;
 };
 
 struct Node;
@@ -68,6 +87,10 @@ class Tensor {
   // Same shape/dtype/device as `like`.
   static Tensor empty_like(const Tensor& like);
   static Tensor zeros_like(const Tensor& like);
+  // A tensor over the first bytes of an existing storage (shape's bytes <= storage's bytes), e.g.
+  // a smaller last batch in a reused pinned buffer.
+  static Tensor from_storage(std::shared_ptr<Storage> storage, const Shape& shape,
+                             DType dtype = DType::F32);
 
   bool defined() const { return impl_ != nullptr; }
   const Shape& shape() const;
@@ -87,6 +110,10 @@ class Tensor {
 
   // Copies. to() returns *this when nothing changes.
   Tensor to(Device device) const;
+  // Copies a tensor in pinned memory of `device` (Storage::pinned) to `device` and returns at
+  // once: the copy is ordered on the backend's stream before any later work, but the source
+  // must not be written until its storage's wait_for_copies() returns.
+  Tensor to_async(Device device) const;
   Tensor to(DType dtype) const;
   Tensor clone() const;                   // deep copy, no autograd history
   std::vector<float> to_vector() const;   // host copy, converted to float

@@ -3,6 +3,7 @@
 
 #include "data/augment.h"
 #include "data/loader.h"
+#include "tests/support/devices.h"
 
 using fer::data::AugmentOptions;
 using fer::data::Batch;
@@ -153,4 +154,68 @@ TEST_CASE("BatchLoader: drop_last, no shuffle, and worker errors reach the calle
   REQUIRE(failing.next(b));
   REQUIRE_THROWS_WITH(failing.next(b), Catch::Contains("fer_loader_missing.png"));
   REQUIRE_THROWS_WITH(BatchLoader(ds, {0, 10}, o), Catch::Contains("index 10"));
+}
+
+FER_CUDA_TEST_CASE("BatchLoader: device batches, staged in a reused ring of pinned buffers, equal the cpu batches", "[data]") {
+  const fer::data::Dataset ds = toy_dataset(29);
+  LoaderOptions o;
+  o.batch_size = 4;  // 8 batches, the last of 1 sample
+  o.augment = true;
+  o.seed = 3;
+  o.workers = 3;
+  o.prefetch = 2;
+  BatchLoader cpu(ds, iota(29), o);
+  o.device = device;
+  const int64_t pinned_before = fer::Storage::pinned_created();
+  BatchLoader dev(ds, iota(29), o);
+  const int64_t ring = 2 * (o.prefetch + 1);  // an images and a labels buffer per slot
+  REQUIRE(fer::Storage::pinned_created() - pinned_before == ring);
+  for (uint64_t epoch = 0; epoch < 3; ++epoch) {
+    INFO("epoch " << epoch);
+    const std::vector<Batch> want = one_epoch(cpu, epoch), got = one_epoch(dev, epoch);
+    REQUIRE(got.size() == 8);
+    REQUIRE(got.size() == want.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      REQUIRE(got[i].images.device() == device);
+      REQUIRE(got[i].labels.device() == device);
+      REQUIRE(got[i].indices == want[i].indices);
+      REQUIRE(got[i].images.shape() == want[i].images.shape());
+      REQUIRE(got[i].images.to_vector() == want[i].images.to_vector());
+      REQUIRE(got[i].labels.to_vector() == want[i].labels.to_vector());
+    }
+  }
+  REQUIRE(fer::Storage::pinned_created() - pinned_before == ring);  // none per batch or epoch
+}
+
+FER_CUDA_TEST_CASE("BatchLoader: a one-slot prefetch with one worker and an interrupted epoch still deliver", "[data]") {
+  const fer::data::Dataset ds = toy_dataset(10);
+  LoaderOptions o;
+  o.batch_size = 3;
+  o.shuffle = false;
+  o.workers = 1;
+  o.prefetch = 1;
+  o.device = device;
+  BatchLoader loader(ds, iota(10), o);
+  loader.start_epoch(0);
+  Batch b;
+  REQUIRE(loader.next(b));  // epoch 0 is left with one batch in flight and one being built
+  const std::vector<Batch> batches = one_epoch(loader, 1);
+  REQUIRE(batches.size() == 4);
+  REQUIRE(batches[3].indices == std::vector<int64_t>{9});
+  const std::vector<float> labels = batches[1].labels.to_vector();
+  REQUIRE(labels == std::vector<float>{0, 1, 2});  // samples 3, 4, 5
+}
+
+FER_CUDA_TEST_CASE("Tensor::to_async copies pinned tensors and rejects others", "[data]") {
+  const std::shared_ptr<fer::Storage> storage = fer::Storage::pinned(6 * sizeof(float), device);
+  REQUIRE(storage->device() == fer::Device::CPU);
+  REQUIRE(storage->pinned_for() == device);
+  fer::Tensor host = fer::Tensor::from_storage(storage, {5});  // a smaller tensor in a larger buffer
+  for (int i = 0; i < 5; ++i) host.data<float>()[i] = static_cast<float>(i) * 0.5f;
+  const fer::Tensor copy = host.to_async(device);
+  storage->wait_for_copies();
+  REQUIRE(copy.device() == device);
+  REQUIRE(copy.to_vector() == std::vector<float>{0, 0.5f, 1, 1.5f, 2});
+  REQUIRE_THROWS_WITH(fer::Tensor::empty({3}).to_async(device), Catch::Contains("not in pinned memory"));
+  REQUIRE_THROWS_WITH(fer::Tensor::from_storage(storage, {7}), Catch::Contains("needs 28 bytes, the storage has 24"));
 }
