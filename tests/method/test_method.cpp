@@ -159,6 +159,29 @@ TEST_CASE("stage steps run on a tiny config and change the weights", "[cpu]") {
   }
 }
 
+TEST_CASE("batch_of augments training images reproducibly and keeps the labels", "[cpu]") {
+  for (const std::string& device : kDevices) {
+    TrainConfig config = tiny_config("baseline", device);
+    const FoldData data = tiny_fold(config);
+    const std::vector<int64_t> rows = {0, 3, 5, 6};
+    auto batch = [&](const TrainConfig& c) {
+      FoldTrainer t(c, data, fresh_dir("augment"), 0, quiet_log());
+      return std::pair{t.batch_of(data.train, rows), t.batch_of(data.train, rows)};
+    };
+    const auto [first, second] = batch(config);
+    const auto [again, unused] = batch(config);
+    REQUIRE_CLOSE(first.images, again.images, 0, 0);  // same seed: same transforms
+    REQUIRE(first.images.to_vector() != second.images.to_vector());  // each batch draws its own
+    REQUIRE(first.labels.to_vector() == make_batch(data.train, rows, Device::CPU).labels.to_vector());
+    for (float v : first.images.to_vector()) REQUIRE((v >= -1 && v <= 1));
+
+    config.data.augment = false;
+    const Batch plain = batch(config).first;
+    REQUIRE_CLOSE(plain.images, make_batch(data.train, rows, Device::CPU).images, 0, 0);
+    REQUIRE(plain.images.to_vector() != first.images.to_vector());
+  }
+}
+
 TEST_CASE("stage 2 sends the recognizer's synthetic loss into the generator", "[cpu]") {
   for (const std::string& device : kDevices) {
     TrainConfig config = tiny_config("joint-rdbp", device);
