@@ -146,7 +146,7 @@ std::unique_ptr<Storage::CopyFence> make_copy_fence(Device backend) {
   missing_backend(backend);
 }
 
-void* pinned_alloc_bytes(size_t bytes, Device backend) {
+void* pinned_alloc_bytes([[maybe_unused]] size_t bytes, Device backend) {
 #ifdef FER_WITH_CUDA
   if (backend == Device::CUDA) return ::fer::cuda::pinned_host_alloc(bytes);
 #endif
