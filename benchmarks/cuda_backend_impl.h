@@ -48,10 +48,16 @@ Backend FER_BENCH_MAKE() {
   };
   b.variants = [](const std::string& family, const std::string& op) {
     auto native = [](const std::string& f) { return [f] { ns::set_kernel_choice(f, KernelChoice::Native); }; };
+    // "v1", "v2" (built with +=: GCC 12's -Wrestrict misfires on "v" + std::to_string at -O3).
+    auto v_name = [](int v) {
+      std::string name(1, 'v');
+      name += std::to_string(v);
+      return name;
+    };
     std::vector<Variant> out;
     if (family == "conv") {
       for (int v : {1, 2})
-        out.push_back({"v" + std::to_string(v), &Impls::FER_BENCH_IMPL, [native, v] {
+        out.push_back({v_name(v), &Impls::FER_BENCH_IMPL, [native, v] {
                          native("conv")();
                          ns::set_conv_variant(v);
                        }});
@@ -64,13 +70,13 @@ Backend FER_BENCH_MAKE() {
                        }});
     } else if (family == "norm") {
       for (int v : {1, 2})
-        out.push_back({"v" + std::to_string(v), &Impls::FER_BENCH_IMPL, [native, v] {
+        out.push_back({v_name(v), &Impls::FER_BENCH_IMPL, [native, v] {
                          native("norm")();
                          ns::set_norm_variant(v);
                        }});
     } else if (family == "elementwise") {
       for (int v : {1, 2})
-        out.push_back({"v" + std::to_string(v), &Impls::FER_BENCH_IMPL, [v] { ns::set_elementwise_variant(v); }});
+        out.push_back({v_name(v), &Impls::FER_BENCH_IMPL, [v] { ns::set_elementwise_variant(v); }});
     } else {
       out.push_back({"cuda", &Impls::FER_BENCH_IMPL, [] {}});
     }

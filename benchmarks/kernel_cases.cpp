@@ -51,7 +51,10 @@ int64_t cap(CaseSize size, int64_t value, int64_t tiny_cap) {
 
 std::string dims(std::initializer_list<int64_t> values) {
   std::string s;
-  for (int64_t v : values) s += (s.empty() ? "" : "x") + std::to_string(v);
+  for (int64_t v : values) {
+    if (!s.empty()) s += 'x';
+    s += std::to_string(v);
+  }
   return s;
 }
 
@@ -171,7 +174,7 @@ void add_gemm_cases(std::vector<KernelCase>& out, CaseSize size) {
     out.push_back(std::move(b));
   }
   const int64_t n = pick(size, 2048, 67, 13);
-  KernelCase g = make_case("gemm", "gemm", "square " + dims({n, n, n}), {{"A", n * n}, {"B", n * n}}, {{"C", n * n}},
+  KernelCase g = make_case("gemm", "gemm", std::string("square ") + dims({n, n, n}), {{"A", n * n}, {"B", n * n}}, {{"C", n * n}},
                            FER_BENCH_IMPLS(gemm, false, false, n, n, n, 1.f, p[0], n, p[1], n, 0.f, p[2], n));
   g.flops = 2.0 * n * n * n;
   g.gemm = {n, n, n};
@@ -224,7 +227,7 @@ void add_norm_cases(std::vector<KernelCase>& out, CaseSize size) {
   // D_img's largest weight, [512, 256*4*4], one power iteration per training forward.
   const SpectralShape w{cap(size, 512, 7), cap(size, 4096, 13)};
   const SpectralConfig config{1, true, 1e-12};
-  out.push_back(make_case("norm", "spectral_normalize_forward", "D 4 " + dims({w.rows, w.cols}),
+  out.push_back(make_case("norm", "spectral_normalize_forward", std::string("D 4 ") + dims({w.rows, w.cols}),
                           {{"w", w.rows * w.cols}, {"u", w.rows}}, {{"v", w.cols}, {"sigma", 1}, {"y", w.rows * w.cols}},
                           FER_BENCH_IMPLS(spectral_normalize_forward, p[0], p[1], p[2], p[3], p[4], w, config)));
 }
@@ -248,7 +251,7 @@ void add_elementwise_cases(std::vector<KernelCase>& out, CaseSize size) {
   // A per-channel scale, [N, C, H, W] * [1, C, 1, 1] (broadcast).
   const int64_t N = batch_of(size), C = cap(size, 64, 3), HW = cap(size, 1024, 15);
   const StridedShape<2> per_channel = make_strided_shape<2>({N, C, HW}, {{N, C, HW}, {1, C, 1}});
-  out.push_back(make_case("elementwise", "binary_forward", "G 3 mul " + dims({N, C, HW}) + " by " + dims({1, C, 1}),
+  out.push_back(make_case("elementwise", "binary_forward", std::string("G 3 mul ") + dims({N, C, HW}) + " by " + dims({1, C, 1}),
                           {{"a", N * C * HW}, {"b", C}}, {{"out", N * C * HW}},
                           FER_BENCH_IMPLS(binary_forward, BinaryOp::Mul, per_channel, p[0], p[1], p[2])));
 }
@@ -259,14 +262,14 @@ void add_pool_cases(std::vector<KernelCase>& out, CaseSize size) {
     const int64_t c = cap(size, C, 3), h = cap(size, H, 9), N = batch_of(size);
     const PoolShape s{N, c, h, h, 2, 2, 0, h / 2, h / 2};
     const int64_t x = N * c * h * h, y = N * c * (h / 2) * (h / 2);
-    const std::string shape = "R " + dims({N, c, h, h});
+    const std::string shape = std::string("R ") + dims({N, c, h, h});
     out.push_back(make_case("pool", "max_pool2d_forward", shape, {{"x", x}}, {{"y", y}},
                             FER_BENCH_IMPLS(max_pool2d_forward, p[0], p[1], s)));
     out.push_back(make_case("pool", "max_pool2d_backward", shape, {{"x", x}, {"dy", y}}, {{"dx", x}},
                             FER_BENCH_IMPLS(max_pool2d_backward, p[0], p[1], p[2], s)));
   }
   const GlobalPoolShape g{batch_of(size) * cap(size, 256, 3), cap(size, 16, 5)};
-  out.push_back(make_case("pool", "global_avg_pool_forward", "R " + dims({g.planes, g.spatial}),
+  out.push_back(make_case("pool", "global_avg_pool_forward", std::string("R ") + dims({g.planes, g.spatial}),
                           {{"x", g.planes * g.spatial}}, {{"y", g.planes}},
                           FER_BENCH_IMPLS(global_avg_pool_forward, p[0], p[1], g)));
 }
@@ -274,16 +277,16 @@ void add_pool_cases(std::vector<KernelCase>& out, CaseSize size) {
 void add_loss_cases(std::vector<KernelCase>& out, CaseSize size) {
   const ClassLossShape s{batch_of(size), 7};
   const int64_t n = s.batch * s.classes;
-  out.push_back(make_case("loss", "cross_entropy_forward", "R " + dims({s.batch, s.classes}),
+  out.push_back(make_case("loss", "cross_entropy_forward", std::string("R ") + dims({s.batch, s.classes}),
                           {{"logits", n}, {"labels", s.batch, Fill::Labels, s.classes}}, {{"loss", 1}},
                           FER_BENCH_IMPLS(cross_entropy_forward, p[0], p[1], p[2], s)));
-  out.push_back(make_case("loss", "cross_entropy_backward", "R " + dims({s.batch, s.classes}),
+  out.push_back(make_case("loss", "cross_entropy_backward", std::string("R ") + dims({s.batch, s.classes}),
                           {{"logits", n}, {"labels", s.batch, Fill::Labels, s.classes}, {"dloss", 1}}, {{"dlogits", n}},
                           FER_BENCH_IMPLS(cross_entropy_backward, p[0], p[1], p[2], p[3], s)));
   const int64_t count = batch_of(size) * cap(size, 64, 5) * cap(size, 64, 5);  // L1(x_rec, x)
-  out.push_back(make_case("loss", "l1_loss_forward", "rec " + std::to_string(count), {{"a", count}, {"b", count}},
+  out.push_back(make_case("loss", "l1_loss_forward", std::string("rec ") + std::to_string(count), {{"a", count}, {"b", count}},
                           {{"loss", 1}}, FER_BENCH_IMPLS(l1_loss_forward, p[0], p[1], p[2], count)));
-  out.push_back(make_case("loss", "l1_loss_backward", "rec " + std::to_string(count),
+  out.push_back(make_case("loss", "l1_loss_backward", std::string("rec ") + std::to_string(count),
                           {{"a", count}, {"b", count}, {"dloss", 1}}, {{"da", count}, {"db", count}},
                           FER_BENCH_IMPLS(l1_loss_backward, p[0], p[1], p[2], p[3], p[4], count)));
 }
@@ -311,7 +314,7 @@ void add_rdbp_cases(std::vector<KernelCase>& out, CaseSize size) {
   s.dim = cap(size, 256, 9);
   s.num_classes = 7;
   const int64_t f = s.num_real * s.dim, k = s.num_classes;
-  const std::string shape = "R " + dims({s.num_real, s.dim}) + " x2";
+  const std::string shape = std::string("R ") + dims({s.num_real, s.dim}) + " x2";
   const std::vector<BufferSpec> features = {
       {"real", f}, {"real_labels", s.num_real, Fill::Labels, k}, {"synth", f}, {"synth_labels", s.num_synth, Fill::Labels, k}};
   out.push_back(make_case("rdbp", "rdbp_forward", shape, features,

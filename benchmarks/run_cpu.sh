@@ -8,6 +8,7 @@
 #   benchmarks/run_cpu.sh [--build DIR] [--threads T] [--batch B] [--steps N] [--warmup N]
 #                         [--out DIR] [--kernels]
 # --kernels also writes kernels_cpu.json (`fer bench kernels --json`, every family; slow).
+# FER_COMMIT names the commit `fer` was built from (default: the checkout's HEAD).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${FER_BUILD_DIR:-build} threads=$(nproc) batch=32 steps=5 warmup=1 out=${TMPDIR:-/tmp}/fer_bench_cpu kernels=0
@@ -54,7 +55,8 @@ for stage in (1, 2):
                  "memory_ratio": ours["peak_memory_bytes"] / max(ref["peak_memory_bytes"], 1),
                  "torch": ref["torch"]})
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown")
-commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+commit = os.environ.get("FER_COMMIT") or subprocess.run(["git", "rev-parse", "--short", "HEAD"],
+                                                         capture_output=True, text=True).stdout.strip()
 meta = {"date": time.strftime("%Y-%m-%d %H:%M %Z"), "commit": commit, "nproc": os.cpu_count(), "cpu": cpu,
         "loadavg": open("/proc/loadavg").read().split()[:3]}
 json.dump({"machine": meta, "steps": rows}, open(f"{out}/comparison.json", "w"), indent=1)

@@ -77,7 +77,7 @@ StepReport run_step_benchmark(const StepBenchOptions& o) {
       << o.warmup;
   const Backend backend = make_backend(o.device);
   const train::TrainConfig config = step_config(o);
-  const fs::path dir = fs::temp_directory_path() / ("fer_bench_step_" + std::to_string(::getpid()));
+  const fs::path dir = fs::temp_directory_path() / (std::string("fer_bench_step_") + std::to_string(::getpid()));
   const int64_t rss_before = peak_rss_bytes();
   backend.reset_peak_memory();
 
