@@ -39,7 +39,8 @@ void for_each_variant(Device device, Body body) {
   select_gemm_variant(device, 0);
 }
 
-void device_gemm(Device device, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+void device_gemm([[maybe_unused]] Device device, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
+                 float alpha, const float* A,
                  int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
 #ifdef FER_WITH_CUDA
   if (device == Device::CUDA) {
