@@ -47,7 +47,7 @@ TEST_CASE("bench kernels --validate-only: every cuda-sim variant matches the ref
 #endif
 
 #ifdef FER_WITH_CUDA
-TEST_CASE("bench kernels --validate-only: every cuda variant and the vendor versions match the reference", "[cuda]") {
+TEST_CASE("bench kernels --validate-only: every variant and the vendor versions match the reference (cuda)", "[cuda]") {
   require_all_versions_valid("cuda");
 }
 #endif
