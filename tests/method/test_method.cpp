@@ -1,7 +1,7 @@
 // The method end to end on tiny configurations: model shapes, every stage's step, the joint
 // stage's generator gradient from the recognizer's loss alone, resume equal to an uninterrupted
 // run, a NaN loss stopping the run, and the command line's bad inputs.
-// Every test runs on each device of kDevices (cuda-sim joins when the CUDA backend lands).
+// Every test runs on each device of kDevices; the step-level ones on kStepDevices (cpu, cuda-sim).
 #include <filesystem>
 #include <fstream>
 
@@ -24,6 +24,13 @@ namespace fs = std::filesystem;
 namespace {
 
 const std::vector<std::string> kDevices = {"cpu"};
+// The step-level tests also run on the CUDA simulator: every kernel of the method's models on
+// cuda-sim, at the tiny config's sizes (the whole run-folder tests would take minutes there).
+#ifdef FER_WITH_CUDA_SIM
+const std::vector<std::string> kStepDevices = {"cpu", "cuda-sim"};
+#else
+const std::vector<std::string> kStepDevices = {"cpu"};
+#endif
 
 // A tiny rendered dataset (6 subjects x 7 expressions x 2 images, 16x16), made once per process.
 const std::string& tiny_dataset() {
@@ -134,8 +141,9 @@ TEST_CASE("models produce the configured shapes", "[cpu]") {
   REQUIRE_THROWS_WITH(models::Encoder(bad, gen), Catch::Contains("model.image_size 40"));
 }
 
-TEST_CASE("stage steps run on a tiny config and change the weights", "[cpu]") {
-  for (const std::string& device : kDevices) {
+TEST_CASE("stage steps run on a tiny config and change the weights", "[cpu][cuda-sim]") {
+  for (const std::string& device : kStepDevices) {
+    INFO("device " << device);
     const TrainConfig config = tiny_config("joint-rdbp", device);
     FoldTrainer t(config, tiny_fold(config), fresh_dir("steps"), 0, quiet_log());
     REQUIRE(t.uses_identity());
@@ -182,8 +190,9 @@ TEST_CASE("batch_of augments training images reproducibly and keeps the labels",
   }
 }
 
-TEST_CASE("stage 2 sends the recognizer's synthetic loss into the generator", "[cpu]") {
-  for (const std::string& device : kDevices) {
+TEST_CASE("stage 2 sends the recognizer's synthetic loss into the generator", "[cpu][cuda-sim]") {
+  for (const std::string& device : kStepDevices) {
+    INFO("device " << device);
     TrainConfig config = tiny_config("joint-rdbp", device);
     config.stage2.g_w_adv = 0;  // isolate the recognizer's term
     config.stage2.g_w_cls = 0;
