@@ -8,15 +8,10 @@
 #include "tests/support/cpu_vs_ref.h"
 
 using namespace fer;
+using fer::test::random_param;
 using fer::test::random_tensor;
 
 namespace {
-
-Tensor param(const Shape& shape, uint64_t seed) {
-  Tensor t = random_tensor(shape, seed, -1, 1, DType::F64);
-  t.set_requires_grad();
-  return t;
-}
 
 Tensor values(const std::vector<double>& v, const Shape& shape) { return Tensor::from_vector(v, shape); }
 
@@ -43,7 +38,7 @@ auto conv_transpose2d_of(const ConvCase& c) {
 }
 // Inputs x, w and (when c.bias) a bias of `bias_size` elements.
 std::vector<Tensor> inputs_of(const ConvCase& c, int64_t bias_size) {
-  return {param(c.x, 1), param(c.w, 2), c.bias ? param({bias_size}, 3) : Tensor()};
+  return {random_param(c.x, 1), random_param(c.w, 2), c.bias ? random_param({bias_size}, 3) : Tensor()};
 }
 
 }  // namespace

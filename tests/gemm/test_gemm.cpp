@@ -8,15 +8,10 @@
 #include "tests/support/cpu_vs_ref.h"
 
 using namespace fer;
+using fer::test::random_param;
 using fer::test::random_tensor;
 
 namespace {
-
-Tensor param(const Shape& shape, uint64_t seed) {
-  Tensor t = random_tensor(shape, seed, -1, 1, DType::F64);
-  t.set_requires_grad();
-  return t;
-}
 
 // Every stored element of a row-major [rows, cols] matrix with leading dimension ld, padding
 // columns included, so that a kernel writing outside its columns is caught.
@@ -67,14 +62,14 @@ TEST_CASE("linear computes x W^T + b on a hand-computed case", "[cpu]") {
 
 TEST_CASE("linear gradients match finite differences", "[cpu]") {
   auto f = [](const std::vector<Tensor>& in) { return linear(in[0], in[1], in[2]); };
-  REQUIRE_GRADCHECK(f, {param({5, 7}, 1), param({3, 7}, 2), param({3}, 3)});
-  REQUIRE_GRADCHECK(f, {param({1, 11}, 4), param({9, 11}, 5), Tensor()});
+  REQUIRE_GRADCHECK(f, {random_param({5, 7}, 1), random_param({3, 7}, 2), random_param({3}, 3)});
+  REQUIRE_GRADCHECK(f, {random_param({1, 11}, 4), random_param({9, 11}, 5), Tensor()});
 }
 
 TEST_CASE("linear cpu path matches the reference, forward and backward", "[cpu]") {
   auto f = [](const std::vector<Tensor>& in) { return linear(in[0], in[1], in[2]); };
-  REQUIRE_CPU_MATCHES_REF(f, (std::vector<Tensor>{param({33, 47}, 1), param({29, 47}, 2), param({29}, 3)}), 1e-5, 1e-5);
-  REQUIRE_CPU_MATCHES_REF(f, (std::vector<Tensor>{param({3, 5}, 4), param({7, 5}, 5), Tensor()}), 1e-5, 1e-5);
+  REQUIRE_CPU_MATCHES_REF(f, (std::vector<Tensor>{random_param({33, 47}, 1), random_param({29, 47}, 2), random_param({29}, 3)}), 1e-5, 1e-5);
+  REQUIRE_CPU_MATCHES_REF(f, (std::vector<Tensor>{random_param({3, 5}, 4), random_param({7, 5}, 5), Tensor()}), 1e-5, 1e-5);
 }
 
 TEST_CASE("linear rejects mismatched shapes, naming both", "[cpu]") {
@@ -94,12 +89,12 @@ TEST_CASE("matmul computes a hand-computed product", "[cpu]") {
 
 TEST_CASE("matmul gradients match finite differences", "[cpu]") {
   auto f = [](const std::vector<Tensor>& in) { return matmul(in[0], in[1]); };
-  REQUIRE_GRADCHECK(f, {param({5, 7}, 1), param({7, 3}, 2)});
+  REQUIRE_GRADCHECK(f, {random_param({5, 7}, 1), random_param({7, 3}, 2)});
 }
 
 TEST_CASE("matmul cpu path matches the reference, forward and backward", "[cpu]") {
   auto f = [](const std::vector<Tensor>& in) { return matmul(in[0], in[1]); };
-  REQUIRE_CPU_MATCHES_REF(f, (std::vector<Tensor>{param({37, 23}, 1), param({23, 41}, 2)}), 1e-5, 1e-5);
+  REQUIRE_CPU_MATCHES_REF(f, (std::vector<Tensor>{random_param({37, 23}, 1), random_param({23, 41}, 2)}), 1e-5, 1e-5);
 }
 
 TEST_CASE("matmul rejects mismatched inner sizes, naming both shapes", "[cpu]") {
