@@ -1,1 +1,0 @@
-// Placeholder translation unit: a library whose folder has no sources yet still links.
