@@ -19,16 +19,7 @@ using fer::test::random_tensor;
 
 namespace {
 
-void select_conv_variant(Device device, int variant) {
-#ifdef FER_WITH_CUDA
-  if (device == Device::CUDA) {
-    cuda::set_conv_variant(variant);
-    return;
-  }
-#endif
-  REQUIRE(device == Device::CUDASim);
-  cudasim::set_conv_variant(variant);
-}
+void select_conv_variant(Device device, int variant) { FER_CALL_ON(device, set_conv_variant, variant); }
 
 void set_random_thread_order([[maybe_unused]] Device device, [[maybe_unused]] bool random) {
 #ifdef FER_WITH_CUDA_SIM

@@ -17,16 +17,7 @@ using fer::test::random_tensor;
 
 namespace {
 
-void select_gemm_variant(Device device, int variant) {
-#ifdef FER_WITH_CUDA
-  if (device == Device::CUDA) {
-    cuda::set_gemm_variant(variant);
-    return;
-  }
-#endif
-  REQUIRE(device == Device::CUDASim);
-  cudasim::set_gemm_variant(variant);
-}
+void select_gemm_variant(Device device, int variant) { FER_CALL_ON(device, set_gemm_variant, variant); }
 
 // Runs body once per variant (0 automatic, 1 naive, 2 and 3 tiled), leaving 0 selected.
 template <typename Body>
@@ -39,16 +30,9 @@ void for_each_variant(Device device, Body body) {
   select_gemm_variant(device, 0);
 }
 
-void device_gemm([[maybe_unused]] Device device, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
-                 float alpha, const float* A,
+void device_gemm(Device device, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                  int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-#ifdef FER_WITH_CUDA
-  if (device == Device::CUDA) {
-    cuda::gemm_cuda(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-    return;
-  }
-#endif
-  cudasim::gemm_cuda(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  FER_CALL_ON(device, gemm_cuda, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 // C = alpha op(A) op(B) + beta C on the device and with gemm_ref, stored elements compared

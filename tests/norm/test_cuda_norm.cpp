@@ -12,16 +12,7 @@ using fer::test::random_tensor;
 
 namespace {
 
-void select_norm_variant(Device device, int variant) {
-#ifdef FER_WITH_CUDA
-  if (device == Device::CUDA) {
-    cuda::set_norm_variant(variant);
-    return;
-  }
-#endif
-  REQUIRE(device == Device::CUDASim);
-  cudasim::set_norm_variant(variant);
-}
+void select_norm_variant(Device device, int variant) { FER_CALL_ON(device, set_norm_variant, variant); }
 
 // Runs body once per variant, leaving the default (2) selected afterwards.
 template <typename Body>

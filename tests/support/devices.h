@@ -34,3 +34,21 @@
   static void fn([[maybe_unused]] ::fer::Device device)
 
 #define FER_CUDA_TEST_CASE(name, tags) FER_CUDA_TEST_CASE_IMPL_(FER_CAT_(fer_cuda_test_, __LINE__), name, tags)
+
+// FER_CALL_ON(device, fn, args...): calls fer::cuda::fn on device cuda, fer::cudasim::fn on
+// cuda-sim; for backend functions that are not ops (variant selection and the like).
+#ifdef FER_WITH_CUDA
+#define FER_CALL_ON_GPU_(device, fn, ...)      \
+  if ((device) == ::fer::Device::CUDA) {       \
+    ::fer::cuda::fn(__VA_ARGS__);              \
+  } else
+#else
+#define FER_CALL_ON_GPU_(device, fn, ...)
+#endif
+#define FER_CALL_ON(device, fn, ...)                    \
+  do {                                                  \
+    FER_CALL_ON_GPU_(device, fn, __VA_ARGS__) {         \
+      REQUIRE((device) == ::fer::Device::CUDASim);      \
+      ::fer::cudasim::fn(__VA_ARGS__);                  \
+    }                                                   \
+  } while (0)
