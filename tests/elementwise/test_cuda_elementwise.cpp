@@ -24,12 +24,7 @@ class ElementwiseVariant {
   ElementwiseVariant& operator=(const ElementwiseVariant&) = delete;
 
  private:
-  void set(int variant) {
-#ifdef FER_WITH_CUDA
-    if (device_ == Device::CUDA) return fer::cuda::set_elementwise_variant(variant);
-#endif
-    fer::cudasim::set_elementwise_variant(variant);
-  }
+  void set(int variant) { FER_CALL_ON(device_, set_elementwise_variant, variant); }
   Device device_;
 };
 

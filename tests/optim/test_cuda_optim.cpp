@@ -61,17 +61,11 @@ std::vector<SgdSlice<float>> sgd_slices(const Arena& arena, const std::vector<Te
 }
 
 void device_adam(Device device, const std::vector<AdamSlice<float>>& s, const AdamHyper& h) {
-#ifdef FER_WITH_CUDA
-  if (device == Device::CUDA) return cuda::adam_update_cuda(s.data(), static_cast<int64_t>(s.size()), h);
-#endif
-  cudasim::adam_update_cuda(s.data(), static_cast<int64_t>(s.size()), h);
+  FER_CALL_ON(device, adam_update_cuda, s.data(), static_cast<int64_t>(s.size()), h);
 }
 
 void device_sgd(Device device, const std::vector<SgdSlice<float>>& s, const SgdHyper& h) {
-#ifdef FER_WITH_CUDA
-  if (device == Device::CUDA) return cuda::sgd_update_cuda(s.data(), static_cast<int64_t>(s.size()), h);
-#endif
-  cudasim::sgd_update_cuda(s.data(), static_cast<int64_t>(s.size()), h);
+  FER_CALL_ON(device, sgd_update_cuda, s.data(), static_cast<int64_t>(s.size()), h);
 }
 
 const std::vector<int64_t> kOddSizes{1, 7, 37, 4099, 0, 13};

@@ -17,15 +17,11 @@ namespace {
 
 enum class Family { Elementwise, Reduce };
 
-void set_variant([[maybe_unused]] Device device, Family family, int variant) {
-#ifdef FER_WITH_CUDA
-  if (device == Device::CUDA) {
-    return family == Family::Elementwise ? fer::cuda::set_elementwise_variant(variant)
-                                         : fer::cuda::set_reduce_variant(variant);
-  }
-#endif
-  family == Family::Elementwise ? fer::cudasim::set_elementwise_variant(variant)
-                                : fer::cudasim::set_reduce_variant(variant);
+void set_variant(Device device, Family family, int variant) {
+  if (family == Family::Elementwise)
+    FER_CALL_ON(device, set_elementwise_variant, variant);
+  else
+    FER_CALL_ON(device, set_reduce_variant, variant);
 }
 
 // Selects a family's kernel variant for one scope, then restores the default (2).

@@ -45,10 +45,19 @@
 #else
 #define FER_CALL_ON_GPU_(device, fn, ...)
 #endif
+#ifdef FER_WITH_CUDA_SIM
+#define FER_CALL_ON_SIM_(device, fn, ...)          \
+  REQUIRE((device) == ::fer::Device::CUDASim);     \
+  ::fer::cudasim::fn(__VA_ARGS__);
+#else
+#define FER_CALL_ON_SIM_(device, fn, ...)       \
+  static_cast<void>(device);                    \
+  [](const auto&...) {}(__VA_ARGS__);           \
+  FAIL("built without the CUDA simulator");
+#endif
 #define FER_CALL_ON(device, fn, ...)                    \
   do {                                                  \
     FER_CALL_ON_GPU_(device, fn, __VA_ARGS__) {         \
-      REQUIRE((device) == ::fer::Device::CUDASim);      \
-      ::fer::cudasim::fn(__VA_ARGS__);                  \
+      FER_CALL_ON_SIM_(device, fn, __VA_ARGS__)         \
     }                                                   \
   } while (0)
