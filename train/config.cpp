@@ -35,6 +35,8 @@ void TrainConfig::bind(FieldSet& f) {
   f.add("data.classes", &data.classes, "comma-separated class subset (empty: all)");
   f.add("data.subject_pattern", &data.subject_pattern, "regex whose group 1 is the subject ID in a file name");
   f.add("data.augment", &data.augment, "augment real training images (flip, shift, zoom, rotation, light)");
+  f.add("data.augment_stages", &data.augment_stages,
+        "which stages augment their real batches: all (0, 1, 2) or recognizer (stage 2 only)", {"all", "recognizer"});
   f.add("data.augment_shift", &data.augment_shift, "augmentation: largest shift, as a fraction of the image size");
   f.add("data.augment_scale", &data.augment_scale, "augmentation: zoom in [1 - scale, 1 + scale]");
   f.add("data.augment_rotate", &data.augment_rotate, "augmentation: largest rotation in degrees");
@@ -91,6 +93,8 @@ void TrainConfig::validate() const {
                              std::pair{"data.augment_scale", data.augment_scale},
                              std::pair{"data.augment_contrast", data.augment_contrast}})
     FER_CHECK(value >= 0 && value < 1) << name << " " << value << " must be in [0, 1)";
+  FER_CHECK(data.augment_stages == "all" || data.augment_stages == "recognizer")
+      << "data.augment_stages '" << data.augment_stages << "' must be all or recognizer";
   FER_CHECK(data.augment_rotate >= 0 && data.augment_rotate <= 180)
       << "data.augment_rotate " << data.augment_rotate << " must be in [0, 180]";
   FER_CHECK(data.augment_brightness >= 0 && data.augment_brightness <= 1)

@@ -20,6 +20,11 @@ struct DataConfig {
   std::string classes;          // comma-separated subset, empty: all
   std::string subject_pattern = "^(S\\d+)_";
   bool augment = true;          // augment real training images (data/augment.h); flips always
+  // Which stages' real batches are augmented: "all" (stages 0, 1, 2) or "recognizer" (stage 2
+  // only: the identity network and FESGAN see the images unchanged, so that FESGAN's
+  // reconstruction and discriminator targets are the faces themselves; in the joint modes D_img's
+  // real images in stage 2 are the recognizer's augmented batch).
+  std::string augment_stages = "all";
   double augment_shift = 0.0625;  // crop offset up to this fraction of the image size
   double augment_scale = 0.05;    // zoom in [1 - scale, 1 + scale]
   double augment_rotate = 5;      // rotation in degrees, up to +-

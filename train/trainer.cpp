@@ -167,9 +167,14 @@ std::string FoldTrainer::best_recognizer_path() const {
   return (fs::path(dir_) / "checkpoints" / ("fold" + std::to_string(fold_) + "_best_R.safetensors")).string();
 }
 
-// The augmentation key comes from sample_gen_, so a resumed run draws the same transforms.
-Batch FoldTrainer::batch_of(const ImageSet& set, const std::vector<int64_t>& rows) {
-  if (!config_.data.augment) return make_batch(set, rows, device_);
+bool FoldTrainer::augments(int stage) const {
+  return config_.data.augment && (stage == 2 || config_.data.augment_stages == "all");
+}
+
+// The augmentation key comes from sample_gen_, so a resumed run draws the same transforms. A
+// stage that does not augment draws no key: which draws happen depends on the config alone.
+Batch FoldTrainer::batch_of(const ImageSet& set, const std::vector<int64_t>& rows, int stage) {
+  if (!augments(stage)) return make_batch(set, rows, device_);
   const DataConfig& d = config_.data;
   BatchAugmentation a;
   a.options.pad = static_cast<int>(std::lround(d.augment_shift * static_cast<double>(config_.model.image_size)));
@@ -421,7 +426,7 @@ void FoldTrainer::run_stage(int stage, const ImageSet& set, int64_t epochs, int6
         save(at);
         throw Interrupted{checkpoint_path()};
       }
-      const LossValues losses = step(stage, batch_of(set, batches[static_cast<size_t>(at.step)]));
+      const LossValues losses = step(stage, batch_of(set, batches[static_cast<size_t>(at.step)], stage));
       for (const auto& [name, value] : losses)
         FER_CHECK(std::isfinite(value)) << kStageNames[stage] << ", fold " << fold_ << ", epoch " << at.epoch + 1
                                         << ", step " << at.step + 1 << ": loss " << name << " is " << value

@@ -77,7 +77,10 @@ class FoldTrainer {
   LossValues fesgan_step(const Batch& batch);
   LossValues joint_step(const Batch& batch);
   JointTerms joint_terms(const Batch& batch);
-  Batch batch_of(const ImageSet& set, const std::vector<int64_t>& rows);  // augmented when data.augment
+  // Rows of set as the batch of a step of `stage`: augmented when data.augment is on and
+  // data.augment_stages includes the stage (augments(stage)).
+  Batch batch_of(const ImageSet& set, const std::vector<int64_t>& rows, int stage = 2);
+  bool augments(int stage) const;
 
   Confusion evaluate(const ImageSet& set);
   bool uses_generator() const { return mode_ != Mode::Baseline; }

@@ -190,6 +190,47 @@ TEST_CASE("batch_of augments training images reproducibly and keeps the labels",
   }
 }
 
+TEST_CASE("data.augment_stages=recognizer augments stage 2's real batches only", "[cpu]") {
+  TrainConfig config = tiny_config("joint-rdbp", "cpu");
+  const FoldData data = tiny_fold(config);
+  const std::vector<int64_t> rows = {0, 3, 5, 6};
+  const Tensor raw = make_batch(data.train, rows, Device::CPU).images;
+  auto stage_batches = [&](const TrainConfig& c) {
+    FoldTrainer t(c, data, fresh_dir("augment_stages"), 0, quiet_log());
+    std::vector<Tensor> out;
+    for (int stage : {0, 1, 2}) out.push_back(t.batch_of(data.train, rows, stage).images);
+    return out;
+  };
+  const std::vector<Tensor> all = stage_batches(config);  // the default: every stage augments
+  for (int stage : {0, 1, 2}) {
+    INFO("stage " << stage);
+    REQUIRE(all[static_cast<size_t>(stage)].to_vector() != raw.to_vector());
+  }
+
+  config.data.augment_stages = "recognizer";
+  FoldTrainer t(config, data, fresh_dir("augment_stages"), 0, quiet_log());
+  REQUIRE(!t.augments(0));
+  REQUIRE(!t.augments(1));
+  REQUIRE(t.augments(2));
+  const std::vector<Tensor> recognizer = stage_batches(config);
+  REQUIRE_CLOSE(recognizer[0], raw, 0, 0);  // Id and FESGAN see the images unchanged
+  REQUIRE_CLOSE(recognizer[1], raw, 0, 0);
+  // Stage 2 draws the first augmentation key, as stage 0's batch does under "all".
+  REQUIRE_CLOSE(recognizer[2], all[0], 0, 0);
+
+  config.data.augment = false;  // augment off wins over the stage list
+  for (const Tensor& images : stage_batches(config)) REQUIRE_CLOSE(images, raw, 0, 0);
+
+  FieldSet fields;
+  TrainConfig bound;
+  bound.bind(fields);
+  fields.set("data.augment_stages", "recognizer");
+  REQUIRE(bound.data.augment_stages == "recognizer");
+  REQUIRE_THROWS_WITH(fields.set("data.augment_stages", "gan"), Catch::Contains("data.augment_stages"));
+  bound.data.augment_stages = "stage1";
+  REQUIRE_THROWS_WITH(bound.validate(), Catch::Contains("data.augment_stages 'stage1'"));
+}
+
 TEST_CASE("stage 2 sends the recognizer's synthetic loss into the generator", "[cpu][cuda-sim]") {
   for (const std::string& device : kStepDevices) {
     INFO("device " << device);
@@ -245,29 +286,34 @@ TEST_CASE("train runs every mode and writes the run folder", "[cpu]") {
 }
 
 TEST_CASE("train --resume after an interruption equals an uninterrupted run", "[cpu]") {
-  for (const std::string& device : kDevices) {
-    TrainRequest r;
-    r.config = tiny_config("joint-rdbp", device);
-    r.config.stage2.epochs = 2;
-    r.data = tiny_dataset();
-    r.quiet = true;
-    r.out = fresh_dir("whole");
-    run_training(r);
-    const auto whole = load_safetensors(r.out + "/checkpoints/fold0.safetensors");
+  // Also with stages 0 and 1 unaugmented: they then draw no augmentation keys.
+  for (const std::string augment_stages : {"all", "recognizer"}) {
+    for (const std::string& device : kDevices) {
+      INFO("data.augment_stages " << augment_stages);
+      TrainRequest r;
+      r.config = tiny_config("joint-rdbp", device);
+      r.config.data.augment_stages = augment_stages;
+      r.config.stage2.epochs = 2;
+      r.data = tiny_dataset();
+      r.quiet = true;
+      r.out = fresh_dir("whole");
+      run_training(r);
+      const auto whole = load_safetensors(r.out + "/checkpoints/fold0.safetensors");
 
-    r.out = fresh_dir("resumed");
-    r.stop_after_steps = 9;  // inside stage 1
-    REQUIRE_THROWS_AS(run_training(r), Interrupted);
-    r.stop_after_steps = 7;  // inside stage 2 this time
-    r.resume = true;
-    REQUIRE_THROWS_AS(run_training(r), Interrupted);
-    r.stop_after_steps = -1;
-    run_training(r);
-    const auto resumed = load_safetensors(r.out + "/checkpoints/fold0.safetensors");
-    REQUIRE(resumed.size() == whole.size());
-    for (const auto& [name, tensor] : whole) {
-      INFO(name);
-      REQUIRE_CLOSE(resumed.at(name), tensor, 0, 0);
+      r.out = fresh_dir("resumed");
+      r.stop_after_steps = 9;  // inside stage 1
+      REQUIRE_THROWS_AS(run_training(r), Interrupted);
+      r.stop_after_steps = 7;  // inside stage 2 this time
+      r.resume = true;
+      REQUIRE_THROWS_AS(run_training(r), Interrupted);
+      r.stop_after_steps = -1;
+      run_training(r);
+      const auto resumed = load_safetensors(r.out + "/checkpoints/fold0.safetensors");
+      REQUIRE(resumed.size() == whole.size());
+      for (const auto& [name, tensor] : whole) {
+        INFO(name);
+        REQUIRE_CLOSE(resumed.at(name), tensor, 0, 0);
+      }
     }
   }
 }
