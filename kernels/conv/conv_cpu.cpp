@@ -9,17 +9,22 @@
 // differs from NCHW [nb, K, OH*OW] only when nb > 1; then one copy of OH*OW-long runs converts it
 // (cheap next to a GEMM with C*R*S-long dot products).
 //   forward:         col = im2col(x);  y = W col
-//   backward-data:   col = W^T dy;     dx = col2im(col)      (overwrites dx)
-//   backward-filter: col = im2col(x);  dW (+)= dy col^T over the chunks (overwrites dW overall)
-// Threads: only SGEMM is parallel, on OpenBLAS's own threads. im2col, col2im and the layout copies
-// run on the calling thread on purpose: with the pthreads OpenBLAS that CMake links, OpenMP
-// workers spin-waiting after a parallel region starve the OpenBLAS threads of the next GEMM, and
-// measured on 2 cores the OpenMP version of these loops made the convolutions 3-8x slower (10-40%
-// of the equivalent SGEMM's GFLOP/s instead of 60-110%). With an OpenMP build of OpenBLAS (one
-// thread pool) the loops could be parallel again: im2col over rows, col2im over (image, channel).
+//   backward-data:   col = W^T dy;     dx = col2im(col)      (overwrites dx); stride 1 with C >= K:
+//                    the forward of dy with the flipped, transposed filters (backward_data_as_forward)
+//   backward-filter: col = im2col(x);  dW (+)= dy col^T over the chunks (overwrites dW overall);
+//                    one product per image when an image has >= kLongReduction output positions
+// Threads: SGEMM runs on OpenBLAS's threads, and im2col (over rows) and col2im (over image
+// planes) on OpenMP's. CMake links OpenBLAS's OpenMP build, so both share one libgomp pool; with
+// the pthreads build, OpenMP workers spin-waiting after a loop starved the next GEMM's threads
+// (measured on 2 cores: convolutions 3-8x slower).
+// Vectorization: the innermost loops of im2col/col2im step through a row with the convolution's
+// stride; with_static_stride makes strides 1 and 2 compile-time constants so that they become
+// plain (vectorized) copies and adds instead of scalar index arithmetic.
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <type_traits>
+#include <vector>
 
 #include "kernels/conv/conv.h"
 #include "kernels/gemm/gemm.h"
@@ -34,6 +39,11 @@ constexpr int64_t kMaxColumnFloats = int64_t(1) << 22;
 // peak: beyond one image a chunk costs a layout copy of y or dy, a pass that counts in the
 // memory-bound first layer (16 rows).
 constexpr int64_t kWideColumns = 2048;
+
+// From this many output positions per image on, the filter gradient's per-image products reduce
+// over enough columns to run near SGEMM's peak, and dy needs no copy into the chunk's layout
+// (measured: the first layer's dW 1.5x faster; 8x8 outputs 1.7x slower).
+constexpr int64_t kLongReduction = 256;
 
 // The filter gradient takes as many images as the budget allows: its GEMM reduces over the
 // columns, and the first layer's dW [64, 16] is otherwise many tiny GEMMs.
@@ -55,50 +65,72 @@ Range valid_outputs(int64_t out, int64_t in, int64_t offset, int64_t stride) {
   return {std::min(lo, clamped_hi), clamped_hi};
 }
 
+// Calls body(stride) with the strides of the default models (1, 2) as compile-time constants.
+template <typename Body>
+void with_static_stride(int64_t stride, Body&& body) {
+  switch (stride) {
+    case 1: return body(std::integral_constant<int64_t, 1>{});
+    case 2: return body(std::integral_constant<int64_t, 2>{});
+    default: return body(stride);
+  }
+}
+
+// Below this many column entries, im2col/col2im stay on the calling thread (a parallel region
+// costs more than the copy).
+constexpr int64_t kParallelEntries = int64_t(1) << 15;
+
 // Fills col (layout above) for the nb images starting at x.
 void im2col(const ConvShape& s, const float* x, int64_t nb, float* col) {
   const int64_t rows = s.C * s.R * s.S, spatial = s.OH * s.OW, cols = nb * spatial;
-  for (int64_t row = 0; row < rows; ++row) {
-    const int64_t c = row / (s.R * s.S), r = row / s.S % s.R, q = row % s.S;
-    const Range w_range = valid_outputs(s.OW, s.W, q - s.pad, s.stride);
-    for (int64_t j = 0; j < nb; ++j) {
-      const float* plane = x + (j * s.C + c) * s.H * s.W;
-      float* out = col + row * cols + j * spatial;
-      for (int64_t oh = 0; oh < s.OH; ++oh, out += s.OW) {
-        const int64_t ih = oh * s.stride - s.pad + r;
-        if (ih < 0 || ih >= s.H) {
-          std::fill(out, out + s.OW, 0.0f);
-          continue;
+  with_static_stride(s.stride, [&](auto stride) {
+#pragma omp parallel for schedule(static) if (rows * cols >= kParallelEntries)
+    for (int64_t row = 0; row < rows; ++row) {
+      const int64_t c = row / (s.R * s.S), r = row / s.S % s.R, q = row % s.S;
+      const Range w_range = valid_outputs(s.OW, s.W, q - s.pad, stride);
+      for (int64_t j = 0; j < nb; ++j) {
+        const float* plane = x + (j * s.C + c) * s.H * s.W;
+        float* out = col + row * cols + j * spatial;
+        for (int64_t oh = 0; oh < s.OH; ++oh, out += s.OW) {
+          const int64_t ih = oh * stride - s.pad + r;
+          if (ih < 0 || ih >= s.H) {
+            std::fill(out, out + s.OW, 0.0f);
+            continue;
+          }
+          const float* in = plane + ih * s.W;
+          const int64_t shift = q - s.pad;  // output column ow reads input column ow * stride + shift
+          std::fill(out, out + w_range.lo, 0.0f);
+          for (int64_t ow = w_range.lo; ow < w_range.hi; ++ow) out[ow] = in[ow * stride + shift];
+          std::fill(out + w_range.hi, out + s.OW, 0.0f);
         }
-        const float* in = plane + ih * s.W;
-        std::fill(out, out + w_range.lo, 0.0f);
-        for (int64_t ow = w_range.lo; ow < w_range.hi; ++ow) out[ow] = in[ow * s.stride + q - s.pad];
-        std::fill(out + w_range.hi, out + s.OW, 0.0f);
       }
     }
-  }
+  });
 }
 
 // Overwrites the nb images starting at dx with the sums of their column entries (plane by plane,
 // so that the additions stay within one cache-resident plane).
 void col2im(const ConvShape& s, const float* col, int64_t nb, float* dx) {
   const int64_t spatial = s.OH * s.OW, cols = nb * spatial;
-  for (int64_t j = 0; j < nb; ++j)
-    for (int64_t c = 0; c < s.C; ++c) {
-      float* plane = dx + (j * s.C + c) * s.H * s.W;
+  with_static_stride(s.stride, [&](auto stride) {
+#pragma omp parallel for schedule(static) if (s.C * s.R * s.S * cols >= kParallelEntries)
+    for (int64_t p = 0; p < nb * s.C; ++p) {
+      const int64_t j = p / s.C, c = p % s.C;
+      float* plane = dx + p * s.H * s.W;
       std::fill(plane, plane + s.H * s.W, 0.0f);
       for (int64_t r = 0; r < s.R; ++r)
         for (int64_t q = 0; q < s.S; ++q) {
-          const Range w_range = valid_outputs(s.OW, s.W, q - s.pad, s.stride);
+          const Range w_range = valid_outputs(s.OW, s.W, q - s.pad, stride);
           const float* in = col + ((c * s.R + r) * s.S + q) * cols + j * spatial;
           for (int64_t oh = 0; oh < s.OH; ++oh, in += s.OW) {
-            const int64_t ih = oh * s.stride - s.pad + r;
+            const int64_t ih = oh * stride - s.pad + r;
             if (ih < 0 || ih >= s.H) continue;
             float* out = plane + ih * s.W;
-            for (int64_t ow = w_range.lo; ow < w_range.hi; ++ow) out[ow * s.stride + q - s.pad] += in[ow];
+            const int64_t shift = q - s.pad;  // output column ow adds to input column ow * stride + shift
+            for (int64_t ow = w_range.lo; ow < w_range.hi; ++ow) out[ow * stride + shift] += in[ow];
           }
         }
     }
+  });
 }
 
 // [K, nb, spatial] (a chunk's GEMM layout) -> [nb, K, spatial] (NCHW), and back.
@@ -150,7 +182,32 @@ void conv2d_forward_cpu(const ConvShape& s, const float* x, const float* weight,
   add_channel_bias(s.N, s.K, spatial, bias, y);
 }
 
+namespace {
+
+// A stride-1 convolution's backward-data is itself a stride-1 convolution: of dy, padded by
+// R-1-pad, with the filters flipped in space and transposed to [C, K, R, S]. As a forward it costs
+// im2col (a copy) and a GEMM reducing over K*R*S, instead of a GEMM reducing over only K that
+// writes a C*R*S-row column buffer which col2im then sums. Measured on the recognizer's layers
+// (bench kernels, 1 thread): 1.1-1.45x faster where C >= K, 1.1-1.5x slower where C = K/2, and
+// 5x slower for C = 1 (a one-row GEMM); hence the C >= K > 1 rule.
+bool backward_data_as_forward(const ConvShape& s) {
+  return s.stride == 1 && s.R == s.S && s.pad <= s.R - 1 && s.C >= s.K && s.C > 1;
+}
+
+void backward_data_by_forward(const ConvShape& s, const float* dy, const float* weight, float* dx) {
+  const int64_t taps = s.R * s.S;
+  std::vector<float> flipped(static_cast<size_t>(s.C * s.K * taps));
+  for (int64_t k = 0; k < s.K; ++k)
+    for (int64_t c = 0; c < s.C; ++c)
+      for (int64_t t = 0; t < taps; ++t) flipped[(c * s.K + k) * taps + taps - 1 - t] = weight[(k * s.C + c) * taps + t];
+  ConvShape adjoint = conv_shape(s.N, s.K, s.OH, s.OW, s.C, s.R, s.S, 1, s.R - 1 - s.pad);
+  conv2d_forward_cpu(adjoint, dy, flipped.data(), nullptr, dx);
+}
+
+}  // namespace
+
 void conv2d_backward_data_cpu(const ConvShape& s, const float* dy, const float* weight, float* dx) {
+  if (backward_data_as_forward(s)) return backward_data_by_forward(s, dy, weight, dx);
   const int64_t rows = s.C * s.R * s.S, spatial = s.OH * s.OW;
   ConvScratch scratch(s, false);
   for (int64_t n0 = 0; n0 < s.N; n0 += scratch.images) {
@@ -170,10 +227,16 @@ void conv2d_backward_filter_cpu(const ConvShape& s, const float* x, const float*
     for (int64_t n0 = 0; n0 < s.N; n0 += scratch.images) {
       const int64_t nb = std::min(scratch.images, s.N - n0);
       im2col(s, x + n0 * s.C * s.H * s.W, nb, scratch.col.get());
-      const float* dy_chunk = dy_as_chunk(s, dy + n0 * s.K * spatial, nb, scratch);
-      // The first chunk overwrites dW, the others add to it.
-      gemm_cpu(false, true, s.K, rows, nb * spatial, 1.0f, dy_chunk, nb * spatial, scratch.col.get(),
-               nb * spatial, n0 == 0 ? 0.0f : 1.0f, dweight, rows);
+      // The first product overwrites dW, the others add to it.
+      if (spatial >= kLongReduction) {  // one product per image: dy is used in place
+        for (int64_t j = 0; j < nb; ++j)
+          gemm_cpu(false, true, s.K, rows, spatial, 1.0f, dy + (n0 + j) * s.K * spatial, spatial,
+                   scratch.col.get() + j * spatial, nb * spatial, n0 + j == 0 ? 0.0f : 1.0f, dweight, rows);
+      } else {  // one product per chunk, on a copy of dy in the chunk's layout
+        const float* dy_chunk = dy_as_chunk(s, dy + n0 * s.K * spatial, nb, scratch);
+        gemm_cpu(false, true, s.K, rows, nb * spatial, 1.0f, dy_chunk, nb * spatial, scratch.col.get(),
+                 nb * spatial, n0 == 0 ? 0.0f : 1.0f, dweight, rows);
+      }
     }
   }
   channel_sums(s.N, s.K, spatial, dy, dbias);

@@ -38,28 +38,55 @@ int64_t window_argmax(const T* plane, const PoolShape& s, int64_t oh, int64_t ow
   return best;
 }
 
+// The _cpu path's window_argmax: windows that lie wholly inside the plane (all of them without
+// padding) skip the bounds checks and keep the best value in a register, with a select instead of
+// a branch (the comparison is a coin flip on real activations). Same result: first maximum wins.
+int64_t fast_window_argmax(const float* plane, const PoolShape& s, int64_t oh, int64_t ow) {
+  const int64_t h0 = oh * s.stride - s.padding, w0 = ow * s.stride - s.padding;
+  if (h0 < 0 || w0 < 0 || h0 + s.kernel > s.height || w0 + s.kernel > s.width)
+    return window_argmax(plane, s, oh, ow);
+  int64_t best = h0 * s.width + w0;
+  float best_value = plane[best];
+  for (int64_t h = h0; h < h0 + s.kernel; ++h)
+    for (int64_t i = h * s.width + w0; i < h * s.width + w0 + s.kernel; ++i) {
+      const bool better = plane[i] > best_value;
+      best = better ? i : best;
+      best_value = better ? plane[i] : best_value;
+    }
+  return best;
+}
+
+// The argmax of the reference (plain loops) and of the _cpu path, as callables that inline.
+template <typename T>
+constexpr auto kPlainArgmax = [](const T* plane, const PoolShape& s, int64_t oh, int64_t ow) {
+  return window_argmax(plane, s, oh, ow);
+};
+constexpr auto kFastArgmax = [](const float* plane, const PoolShape& s, int64_t oh, int64_t ow) {
+  return fast_window_argmax(plane, s, oh, ow);
+};
+
 int64_t plane_size(const PoolShape& s) { return s.height * s.width; }
 int64_t out_plane_size(const PoolShape& s) { return s.out_height * s.out_width; }
 
-template <typename T>
-void max_pool2d_forward_impl(const T* x, T* y, const PoolShape& s, bool parallel) {
+template <typename T, typename Argmax>
+void max_pool2d_forward_impl(const T* x, T* y, const PoolShape& s, bool parallel, Argmax argmax) {
   for_each_plane(s.batch * s.channels, parallel, [&](int64_t p) {
     const T* xp = x + p * plane_size(s);
     T* yp = y + p * out_plane_size(s);
     for (int64_t oh = 0; oh < s.out_height; ++oh)
-      for (int64_t ow = 0; ow < s.out_width; ++ow) yp[oh * s.out_width + ow] = xp[window_argmax(xp, s, oh, ow)];
+      for (int64_t ow = 0; ow < s.out_width; ++ow) yp[oh * s.out_width + ow] = xp[argmax(xp, s, oh, ow)];
   });
 }
 
-template <typename T>
-void max_pool2d_backward_impl(const T* x, const T* dy, T* dx, const PoolShape& s, bool parallel) {
+template <typename T, typename Argmax>
+void max_pool2d_backward_impl(const T* x, const T* dy, T* dx, const PoolShape& s, bool parallel, Argmax argmax) {
   for_each_plane(s.batch * s.channels, parallel, [&](int64_t p) {
     const T* xp = x + p * plane_size(s);
     const T* dyp = dy + p * out_plane_size(s);
     T* dxp = dx + p * plane_size(s);
     std::memset(dxp, 0, sizeof(T) * static_cast<size_t>(plane_size(s)));
     for (int64_t oh = 0; oh < s.out_height; ++oh)
-      for (int64_t ow = 0; ow < s.out_width; ++ow) dxp[window_argmax(xp, s, oh, ow)] += dyp[oh * s.out_width + ow];
+      for (int64_t ow = 0; ow < s.out_width; ++ow) dxp[argmax(xp, s, oh, ow)] += dyp[oh * s.out_width + ow];
   });
 }
 
@@ -114,17 +141,17 @@ void global_avg_pool_backward_impl(const T* dy, T* dx, const GlobalPoolShape& s,
 
 template <typename T>
 void max_pool2d_forward_ref(const T* x, T* y, const PoolShape& shape) {
-  max_pool2d_forward_impl(x, y, shape, false);
+  max_pool2d_forward_impl(x, y, shape, false, kPlainArgmax<T>);
 }
 void max_pool2d_forward_cpu(const float* x, float* y, const PoolShape& shape) {
-  max_pool2d_forward_impl(x, y, shape, true);
+  max_pool2d_forward_impl(x, y, shape, true, kFastArgmax);
 }
 template <typename T>
 void max_pool2d_backward_ref(const T* x, const T* dy, T* dx, const PoolShape& shape) {
-  max_pool2d_backward_impl(x, dy, dx, shape, false);
+  max_pool2d_backward_impl(x, dy, dx, shape, false, kPlainArgmax<T>);
 }
 void max_pool2d_backward_cpu(const float* x, const float* dy, float* dx, const PoolShape& shape) {
-  max_pool2d_backward_impl(x, dy, dx, shape, true);
+  max_pool2d_backward_impl(x, dy, dx, shape, true, kFastArgmax);
 }
 
 template <typename T>

@@ -8,7 +8,8 @@
 // maximum in row-major window order wins ties), so no index tensor is kept between the passes.
 //
 // Threads: the _cpu versions run the same per-plane code as _ref<float> with the planes split
-// across OpenMP threads (windows never cross planes, so no two threads write the same dx).
+// across OpenMP threads (windows never cross planes, so no two threads write the same dx); max
+// pooling's _cpu path finds the argmax of interior windows without bounds checks or branches.
 //
 // Backward writes: dx is overwritten (zeroed, then the window contributions added).
 #pragma once

@@ -111,7 +111,10 @@ TEST_CASE("conv_transpose2d gradients match finite differences", "[cpu]") {
 
 TEST_CASE("conv2d cpu path matches the reference, forward and backward", "[cpu]") {
   const std::vector<ConvCase> cases{
-      {{11, 17, 31, 33}, {3, 17, 5, 5}, 1, 2, 0, true},  // 1023 px: chunks of 2 (forward), 9 (filter) + rest
+      {{11, 17, 31, 33}, {3, 17, 5, 5}, 1, 2, 0, true},  // 1023 px: chunks of 2 (forward), 9 (filter) + rest;
+                                                         // C >= K: backward-data as a forward conv
+      {{3, 4, 10, 9}, {7, 4, 3, 3}, 1, 1, 0, true},      // C < K: backward-data through col2im
+      {{5, 1, 17, 16}, {6, 1, 3, 3}, 1, 1, 0, true},     // C = 1 (the first layer)
       {{2, 131, 63, 65}, {2, 131, 3, 3}, 1, 1, 0, true}, // over the column budget: 1 image per chunk
       {{3, 5, 9, 11}, {6, 5, 4, 4}, 2, 1, 0, true},      // the whole batch in one chunk
       {{3, 2, 11, 7}, {4, 2, 5, 2}, 2, 2, 0, false},   // padding wider than the kernel's reach
