@@ -8,4 +8,5 @@
 #include "engine/ops/loss.h"
 #include "engine/ops/norm.h"
 #include "engine/ops/pool.h"
+#include "engine/ops/rdbp.h"
 #include "engine/ops/shape.h"
