@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "kernels/conv/conv.h"
+#include "kernels/elementwise/parallel.h"
 #include "kernels/gemm/gemm.h"
 
 namespace fer {
@@ -75,15 +76,11 @@ void with_static_stride(int64_t stride, Body&& body) {
   }
 }
 
-// Below this many column entries, im2col/col2im stay on the calling thread (a parallel region
-// costs more than the copy).
-constexpr int64_t kParallelEntries = int64_t(1) << 15;
-
 // Fills col (layout above) for the nb images starting at x.
 void im2col(const ConvShape& s, const float* x, int64_t nb, float* col) {
   const int64_t rows = s.C * s.R * s.S, spatial = s.OH * s.OW, cols = nb * spatial;
   with_static_stride(s.stride, [&](auto stride) {
-#pragma omp parallel for schedule(static) if (rows * cols >= kParallelEntries)
+#pragma omp parallel for schedule(static) if (worth_threads(rows * cols))
     for (int64_t row = 0; row < rows; ++row) {
       const int64_t c = row / (s.R * s.S), r = row / s.S % s.R, q = row % s.S;
       const Range w_range = valid_outputs(s.OW, s.W, q - s.pad, stride);
@@ -112,7 +109,7 @@ void im2col(const ConvShape& s, const float* x, int64_t nb, float* col) {
 void col2im(const ConvShape& s, const float* col, int64_t nb, float* dx) {
   const int64_t spatial = s.OH * s.OW, cols = nb * spatial;
   with_static_stride(s.stride, [&](auto stride) {
-#pragma omp parallel for schedule(static) if (s.C * s.R * s.S * cols >= kParallelEntries)
+#pragma omp parallel for schedule(static) if (worth_threads(s.C * s.R * s.S * cols))
     for (int64_t p = 0; p < nb * s.C; ++p) {
       const int64_t j = p / s.C, c = p % s.C;
       float* plane = dx + p * s.H * s.W;

@@ -12,6 +12,10 @@ namespace fer {
 // Below this many elements per thread, a memory-bound loop does not repay the thread start-up.
 constexpr int64_t kElementwiseGrain = 1 << 15;
 
+// Whether a memory-bound loop over `elements` elements is worth an OpenMP team: each of at least
+// two threads gets a grain. (Used by the kernels whose loops split over planes or channels.)
+inline bool worth_threads(int64_t elements) { return elements >= 2 * kElementwiseGrain; }
+
 template <typename F>
 void parallel_ranges(int64_t n, int64_t grain, F&& f) {
   const int64_t threads = std::min<int64_t>(omp_get_max_threads(), n / std::max<int64_t>(grain, 1));

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <type_traits>
 
+#include "kernels/elementwise/parallel.h"
 #include "kernels/norm/norm.h"
 
 namespace fer {
@@ -27,6 +28,8 @@ struct Group {
 Group channel_group(const NormShape& s, int64_t c) {
   return {c * s.spatial, s.batch, s.channels * s.spatial, s.spatial};
 }
+
+int64_t numel(const NormShape& s) { return s.batch * s.channels * s.spatial; }
 
 Group plane_group(const NormShape& s, int64_t plane) { return {plane * s.spatial, 1, s.spatial, s.spatial}; }
 
@@ -146,7 +149,7 @@ void for_each_channel(int64_t channels, bool parallel, F&& channel) {
 template <bool kFast, typename T>
 void batch_norm_forward_impl(const T* x, const T* weight, const T* bias, T* running_mean, T* running_var, T* y,
                              T* save_mean, T* save_invstd, const NormShape& shape, const BatchNormConfig& config) {
-  for_each_channel(shape.channels, kFast, [&](int64_t c) {
+  for_each_channel(shape.channels, kFast && worth_threads(numel(shape)), [&](int64_t c) {
     const Group g = channel_group(shape, c);
     double mean, invstd;
     if (config.training) {
@@ -171,7 +174,7 @@ void batch_norm_forward_impl(const T* x, const T* weight, const T* bias, T* runn
 template <bool kFast, typename T>
 void batch_norm_backward_impl(const T* x, const T* dy, const T* weight, const T* save_mean, const T* save_invstd,
                               T* dx, T* dweight, T* dbias, const NormShape& shape, bool training) {
-  for_each_channel(shape.channels, kFast, [&](int64_t c) {
+  for_each_channel(shape.channels, kFast && worth_threads(numel(shape)), [&](int64_t c) {
     const Group g = channel_group(shape, c);
     const double mean = save_mean[c], invstd = save_invstd[c], gamma = gamma_of(weight, c);
     const GradSums sums = group_grad_sums<kFast>(x, dy, g, mean, invstd);
@@ -190,7 +193,7 @@ void batch_norm_backward_impl(const T* x, const T* dy, const T* weight, const T*
 template <bool kFast, typename T>
 void instance_norm_forward_impl(const T* x, const T* weight, const T* bias, T* y, T* save_mean, T* save_invstd,
                                 const NormShape& shape, double eps) {
-  for_each_channel(shape.channels, kFast, [&](int64_t c) {
+  for_each_channel(shape.channels, kFast && worth_threads(numel(shape)), [&](int64_t c) {
     for (int64_t n = 0; n < shape.batch; ++n) {
       const int64_t plane = n * shape.channels + c;
       const Group g = plane_group(shape, plane);
@@ -206,7 +209,7 @@ void instance_norm_forward_impl(const T* x, const T* weight, const T* bias, T* y
 template <bool kFast, typename T>
 void instance_norm_backward_impl(const T* x, const T* dy, const T* weight, const T* save_mean,
                                  const T* save_invstd, T* dx, T* dweight, T* dbias, const NormShape& shape) {
-  for_each_channel(shape.channels, kFast, [&](int64_t c) {
+  for_each_channel(shape.channels, kFast && worth_threads(numel(shape)), [&](int64_t c) {
     GradSums channel_sums;
     for (int64_t n = 0; n < shape.batch; ++n) {
       const int64_t plane = n * shape.channels + c;
