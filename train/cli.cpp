@@ -304,9 +304,10 @@ TrainConfig demo_config(const std::string& mode) {
   c.protocol.val_fraction = 0.25;
   c.stage0.epochs = 3;
   c.stage0.batch_size = 16;
-  c.stage1.epochs = 10;
+  c.stage1.epochs = 30;  // at 10 epochs D_img's class head, and so G, has not learned expressions yet
   c.stage1.batch_size = 16;
   c.stage1.lr = 1e-3;  // at 2e-4 the small FESGAN still draws noise after 300 steps
+  c.data.augment_stages = "recognizer";  // FESGAN learns from the faces themselves (docs/method.md)
   c.stage2.batch_size = 16;
   c.stage2.synth_batch = 16;
   c.stage2.lr = 1e-3;
