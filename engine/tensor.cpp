@@ -247,7 +247,9 @@ Tensor Tensor::from_vector(const std::vector<double>& values, const Shape& shape
   FER_CHECK(static_cast<int64_t>(values.size()) == shape_numel(shape))
       << values.size() << " values do not fill shape " << shape_str(shape);
   Tensor t = empty(shape, DType::F64, Device::CPU);
-  std::memcpy(t.raw_data(), values.data(), t.nbytes());
+  // Through copy_bytes, which skips empty copies: an empty vector's data() may be null, and
+  // memcpy from null is undefined even for 0 bytes (UBSan's nonnull-attribute check).
+  copy_bytes(t.raw_data(), Device::CPU, values.data(), Device::CPU, t.nbytes());
   return t;
 }
 
