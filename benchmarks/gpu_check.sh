@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU check: one command for a machine with an NVIDIA GPU (CUDA 13, no network needed).
 #
-#   benchmarks/gpu_check.sh            build for the GPU present, run the [cuda] tests, run
+#   benchmarks/gpu_check.sh            build for the GPU present, run the [cuda] tests, a tiny
+#                                      `fer train --device cuda` of all three stages, run
 #                                      compute-sanitizer (memcheck, racecheck) over the kernel
 #                                      tests, run the benchmarks if the `fer` command has them;
 #                                      logs and report.md go to $OUT (or ./gpu_check_out).
@@ -39,8 +40,8 @@ mkdir -p "$out"
 report=$out/report.md
 started=$(date +%s)
 
-# Seconds per phase (sum 525 s, under the 10-minute limit with room for the start).
-t_build=240 t_tests=75 t_memcheck=45 t_racecheck=45 t_bench=120
+# Seconds per phase (sum 545 s, under the 10-minute limit with room for the start).
+t_build=240 t_tests=75 t_train=30 t_memcheck=45 t_racecheck=45 t_bench=110
 
 note() { echo "$*" | tee -a "$report"; }
 elapsed() { echo $(($(date +%s) - started)); }
@@ -135,6 +136,25 @@ run_phase() {
 }
 
 run_phase cuda_tests "$t_tests"
+
+# ---- fer train end to end on the GPU: all three stages of the full method, tiny sizes ----------
+note ""
+note "## fer train --device cuda (limit ${t_train} s)"
+if [[ -x $build/fer ]]; then
+  train_dir=$(mktemp -d)
+  if timeout -k 5 "$t_train" bash -c "'$build/fer' synth-data --out '$train_dir/faces' --subjects 6 --per-class 2 --size 32 &&
+      '$build/fer' train --data '$train_dir/faces' --mode joint-rdbp --folds 3 --fold 0 --device cuda \
+        --out '$train_dir/run' --quiet --set model.image_size=32 --set model.width=0.25 \
+        --set stage0.epochs=1 --set stage1.epochs=2 --set stage2.epochs=2" >"$out/train.log" 2>&1; then
+    note "- joint-rdbp, 3 stages: ok; $(grep -o '"mean_accuracy": *[0-9.]*' "$train_dir/run/summary.json" 2>/dev/null)"
+  else
+    note "- joint-rdbp, 3 stages: FAILED (exit $?), see train.log; its last lines:"
+    tail -15 "$out/train.log" | sed 's/^/    /' >>"$report"
+  fi
+  rm -rf "$train_dir"
+else
+  note "- skipped: no $build/fer"
+fi
 if command -v compute-sanitizer >/dev/null; then
   run_phase memcheck "$t_memcheck" compute-sanitizer --tool memcheck --error-exitcode 1 --print-limit 20
   run_phase racecheck "$t_racecheck" compute-sanitizer --tool racecheck --racecheck-report analysis \
