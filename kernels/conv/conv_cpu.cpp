@@ -24,7 +24,6 @@
 #include <cstring>
 #include <memory>
 #include <type_traits>
-#include <vector>
 
 #include "kernels/conv/conv.h"
 #include "kernels/elementwise/parallel.h"
@@ -43,7 +42,7 @@ constexpr int64_t kWideColumns = 2048;
 
 // From this many output positions per image on, the filter gradient's per-image products reduce
 // over enough columns to run near SGEMM's peak, and dy needs no copy into the chunk's layout
-// (measured: the first layer's dW 1.5x faster; 8x8 outputs 1.7x slower).
+// (measured: the first layer's dW 1.5x faster; 4x4 outputs 1.7x slower).
 constexpr int64_t kLongReduction = 256;
 
 // The filter gradient takes as many images as the budget allows: its GEMM reduces over the
@@ -185,20 +184,20 @@ namespace {
 // R-1-pad, with the filters flipped in space and transposed to [C, K, R, S]. As a forward it costs
 // im2col (a copy) and a GEMM reducing over K*R*S, instead of a GEMM reducing over only K that
 // writes a C*R*S-row column buffer which col2im then sums. Measured on the recognizer's layers
-// (bench kernels, 1 thread): 1.1-1.45x faster where C >= K, 1.1-1.5x slower where C = K/2, and
-// 5x slower for C = 1 (a one-row GEMM); hence the C >= K > 1 rule.
+// (bench kernels, 1 thread): 1.1-1.45x faster where C >= K, as fast to 1.5x slower where C = K/2,
+// and 5x slower for C = 1 (a one-row GEMM); hence the C >= K > 1 rule.
 bool backward_data_as_forward(const ConvShape& s) {
   return s.stride == 1 && s.R == s.S && s.pad <= s.R - 1 && s.C >= s.K && s.C > 1;
 }
 
 void backward_data_by_forward(const ConvShape& s, const float* dy, const float* weight, float* dx) {
   const int64_t taps = s.R * s.S;
-  std::vector<float> flipped(static_cast<size_t>(s.C * s.K * taps));
+  const auto flipped = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(s.C * s.K * taps));
   for (int64_t k = 0; k < s.K; ++k)
     for (int64_t c = 0; c < s.C; ++c)
       for (int64_t t = 0; t < taps; ++t) flipped[(c * s.K + k) * taps + taps - 1 - t] = weight[(k * s.C + c) * taps + t];
   ConvShape adjoint = conv_shape(s.N, s.K, s.OH, s.OW, s.C, s.R, s.S, 1, s.R - 1 - s.pad);
-  conv2d_forward_cpu(adjoint, dy, flipped.data(), nullptr, dx);
+  conv2d_forward_cpu(adjoint, dy, flipped.get(), nullptr, dx);
 }
 
 }  // namespace

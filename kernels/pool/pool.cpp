@@ -10,10 +10,10 @@ namespace fer {
 namespace {
 
 // Runs plane(p) for p in [0, planes), split across OpenMP threads when `parallel` and the
-// `elements` touched are worth a team.
+// planes' input elements are worth a team.
 template <typename F>
-void for_each_plane(int64_t planes, int64_t elements, bool parallel, F&& plane) {
-#pragma omp parallel for schedule(static) if (parallel && worth_threads(elements))
+void for_each_plane(int64_t planes, int64_t plane_elements, bool parallel, F&& plane) {
+#pragma omp parallel for schedule(static) if (parallel && worth_threads(planes * plane_elements))
   for (int64_t p = 0; p < planes; ++p) plane(p);
 }
 
@@ -72,7 +72,7 @@ int64_t out_plane_size(const PoolShape& s) { return s.out_height * s.out_width; 
 
 template <typename T, typename Argmax>
 void max_pool2d_forward_impl(const T* x, T* y, const PoolShape& s, bool parallel, Argmax argmax) {
-  for_each_plane(s.batch * s.channels, s.batch * s.channels * plane_size(s), parallel, [&](int64_t p) {
+  for_each_plane(s.batch * s.channels, plane_size(s), parallel, [&](int64_t p) {
     const T* xp = x + p * plane_size(s);
     T* yp = y + p * out_plane_size(s);
     for (int64_t oh = 0; oh < s.out_height; ++oh)
@@ -82,7 +82,7 @@ void max_pool2d_forward_impl(const T* x, T* y, const PoolShape& s, bool parallel
 
 template <typename T, typename Argmax>
 void max_pool2d_backward_impl(const T* x, const T* dy, T* dx, const PoolShape& s, bool parallel, Argmax argmax) {
-  for_each_plane(s.batch * s.channels, s.batch * s.channels * plane_size(s), parallel, [&](int64_t p) {
+  for_each_plane(s.batch * s.channels, plane_size(s), parallel, [&](int64_t p) {
     const T* xp = x + p * plane_size(s);
     const T* dyp = dy + p * out_plane_size(s);
     T* dxp = dx + p * plane_size(s);
@@ -95,7 +95,7 @@ void max_pool2d_backward_impl(const T* x, const T* dy, T* dx, const PoolShape& s
 template <typename T>
 void avg_pool2d_forward_impl(const T* x, T* y, const PoolShape& s, bool parallel) {
   const double window = static_cast<double>(s.kernel * s.kernel);
-  for_each_plane(s.batch * s.channels, s.batch * s.channels * plane_size(s), parallel, [&](int64_t p) {
+  for_each_plane(s.batch * s.channels, plane_size(s), parallel, [&](int64_t p) {
     const T* xp = x + p * plane_size(s);
     T* yp = y + p * out_plane_size(s);
     for (int64_t oh = 0; oh < s.out_height; ++oh)
@@ -110,7 +110,7 @@ void avg_pool2d_forward_impl(const T* x, T* y, const PoolShape& s, bool parallel
 template <typename T>
 void avg_pool2d_backward_impl(const T* dy, T* dx, const PoolShape& s, bool parallel) {
   const double window = static_cast<double>(s.kernel * s.kernel);
-  for_each_plane(s.batch * s.channels, s.batch * s.channels * plane_size(s), parallel, [&](int64_t p) {
+  for_each_plane(s.batch * s.channels, plane_size(s), parallel, [&](int64_t p) {
     const T* dyp = dy + p * out_plane_size(s);
     T* dxp = dx + p * plane_size(s);
     std::memset(dxp, 0, sizeof(T) * static_cast<size_t>(plane_size(s)));
@@ -124,7 +124,7 @@ void avg_pool2d_backward_impl(const T* dy, T* dx, const PoolShape& s, bool paral
 
 template <typename T>
 void global_avg_pool_forward_impl(const T* x, T* y, const GlobalPoolShape& s, bool parallel) {
-  for_each_plane(s.planes, s.planes * s.spatial, parallel, [&](int64_t p) {
+  for_each_plane(s.planes, s.spatial, parallel, [&](int64_t p) {
     double sum = 0;
     for (int64_t i = 0; i < s.spatial; ++i) sum += x[p * s.spatial + i];
     y[p] = static_cast<T>(sum / static_cast<double>(s.spatial));
@@ -133,7 +133,7 @@ void global_avg_pool_forward_impl(const T* x, T* y, const GlobalPoolShape& s, bo
 
 template <typename T>
 void global_avg_pool_backward_impl(const T* dy, T* dx, const GlobalPoolShape& s, bool parallel) {
-  for_each_plane(s.planes, s.planes * s.spatial, parallel, [&](int64_t p) {
+  for_each_plane(s.planes, s.spatial, parallel, [&](int64_t p) {
     const T share = static_cast<T>(dy[p] / static_cast<double>(s.spatial));
     for (int64_t i = 0; i < s.spatial; ++i) dx[p * s.spatial + i] = share;
   });

@@ -112,4 +112,11 @@ FER_CUDA_TEST_CASE("conv_transpose2d forward and backward match the cpu at odd s
 FER_CUDA_TEST_CASE("conv2d variants reject an unknown variant", "[conv]") {
   REQUIRE_THROWS_WITH([&] { FER_CALL_ON(device, set_conv_variant, 3); }(),
                       Catch::Contains("set_conv_variant: variant 3"));
+  // The rejected choice leaves the default selected.
+#ifdef FER_WITH_CUDA
+  if (device == Device::CUDA) REQUIRE(cuda::conv_variant() == 2);
+#endif
+#ifdef FER_WITH_CUDA_SIM
+  if (device == Device::CUDASim) REQUIRE(cudasim::conv_variant() == 2);
+#endif
 }
