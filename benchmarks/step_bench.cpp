@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 
 #include "benchmarks/backend.h"
@@ -82,6 +83,7 @@ StepReport run_step_benchmark(const StepBenchOptions& o) {
   backend.reset_peak_memory();
 
   std::vector<double> ms, cpu_ms;
+  double profiled_ms = 0;
   {
     train::ImageSet images = random_images(config.model, o.batch);
     train::FoldData data{images, images, images, {}};
@@ -101,6 +103,14 @@ StepReport run_step_benchmark(const StepBenchOptions& o) {
       ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
       cpu_ms.push_back(process_cpu_ms() - cpu_start);
     }
+    if (o.profile) {
+      profiler::start(backend.synchronize);
+      const auto start = std::chrono::steady_clock::now();
+      for (int i = 0; i < o.steps; ++i) step();
+      backend.synchronize();
+      profiled_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+      profiler::stop();
+    }
   }
   fs::remove_all(dir);
 
@@ -119,8 +129,37 @@ StepReport run_step_benchmark(const StepBenchOptions& o) {
     r.peak_memory_bytes = static_cast<int64_t>(backend.memory_stats().peak_allocated_bytes);
     r.memory_measure = "device_peak_allocated";
   }
+  if (o.profile) {
+    r.profile = profiler::rows();
+    r.profiled_step_ms = profiled_ms / o.steps;
+  }
   return r;
 }
+
+namespace {
+
+// One line of the profile table: name, calls per step, ms per step, share of the profiled step.
+void print_profile_line(std::ostream& out, const std::string& name, double calls, double ms, double step_ms) {
+  char line[160];
+  std::snprintf(line, sizeof line, "  %-60s %8.1f %10.2f %6.1f%%\n", name.c_str(), calls, ms, 100 * ms / step_ms);
+  out << line;
+}
+
+void print_profile(std::ostream& out, const StepReport& r) {
+  const double steps = r.options.steps;
+  out << "kernel profile, " << r.profiled_step_ms << " ms per profiled step:\n";
+  char header[160];
+  std::snprintf(header, sizeof header, "  %-60s %8s %10s %7s\n", "kernel", "calls", "ms/step", "share");
+  out << header;
+  double in_kernels = 0;
+  for (const profiler::Row& row : r.profile) {
+    print_profile_line(out, row.detail.empty() ? row.op : row.op + " " + row.detail, static_cast<double>(row.calls) / steps, row.total_ms / steps, r.profiled_step_ms);
+    in_kernels += row.total_ms / steps;
+  }
+  print_profile_line(out, "(outside the kernels)", 0, r.profiled_step_ms - in_kernels, r.profiled_step_ms);
+}
+
+}  // namespace
 
 void print_step_report(std::ostream& out, const StepReport& r) {
   out << "stage " << r.options.stage << " step, batch " << r.options.batch << ", device " << r.options.device << ", "
@@ -128,14 +167,25 @@ void print_step_report(std::ostream& out, const StepReport& r) {
       << "  median " << r.median_ms << " ms (min " << r.min_ms << ", max " << r.max_ms << "), CPU time "
       << r.median_cpu_ms << " ms, " << r.images_per_s
       << " images/s, " << r.memory_measure << " " << static_cast<double>(r.peak_memory_bytes) / (1 << 20) << " MiB\n";
+  if (r.options.profile) print_profile(out, r);
 }
 
 nlohmann::json step_report_json(const StepReport& r) {
-  return {{"stage", r.options.stage},     {"batch", r.options.batch},         {"device", r.options.device},
+  nlohmann::json j = {{"stage", r.options.stage},     {"batch", r.options.batch},         {"device", r.options.device},
           {"steps", r.options.steps},     {"warmup", r.options.warmup},       {"image_size", r.options.image_size},
           {"threads", r.threads},         {"median_ms", r.median_ms},         {"min_ms", r.min_ms},
           {"max_ms", r.max_ms},           {"median_cpu_ms", r.median_cpu_ms},           {"images_per_s", r.images_per_s},   {"peak_memory_bytes", r.peak_memory_bytes},
           {"memory_measure", r.memory_measure}};
+  if (!r.options.profile) return j;
+  nlohmann::json rows = nlohmann::json::array();
+  for (const profiler::Row& row : r.profile)
+    rows.push_back({{"kernel", row.op},
+                    {"shape", row.detail},
+                    {"calls_per_step", static_cast<double>(row.calls) / r.options.steps},
+                    {"ms_per_step", row.total_ms / r.options.steps}});
+  j["profile"] = rows;
+  j["profiled_step_ms"] = r.profiled_step_ms;
+  return j;
 }
 
 }  // namespace fer::bench

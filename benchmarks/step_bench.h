@@ -7,11 +7,18 @@
 // Memory: on the CPU, the growth of the peak resident set (getrusage ru_maxrss) from before the
 // models are built to after the last step, the same measure benchmarks/reference/ takes of
 // PyTorch; on a GPU, the caching allocator's peak of allocated bytes over the same span.
+// With `profile`, another `steps` steps run after the timed ones under the kernel profiler
+// (engine/profiler.h): time per step in each kernel, and what is left outside the kernels
+// (allocation, autograd bookkeeping, the optimizer's host loop). They are not the timed steps:
+// on a GPU the profiler waits for the device around every kernel.
 #pragma once
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <ostream>
 #include <string>
+#include <vector>
+
+#include "engine/profiler.h"
 
 namespace fer::bench {
 
@@ -23,6 +30,7 @@ struct StepBenchOptions {
   int warmup = 2;
   int64_t image_size = 64;     // the default model; smaller only for the validation test
   double width = 1.0;
+  bool profile = false;        // also profile `steps` steps kernel by kernel
 };
 
 struct StepReport {
@@ -33,6 +41,10 @@ struct StepReport {
   double images_per_s = 0;     // real images of the batch per second
   int64_t peak_memory_bytes = 0;
   std::string memory_measure;  // "peak_rss_growth" | "device_peak_allocated"
+  // With options.profile: the kernels' rows summed over the profiled steps, and the mean wall
+  // time of one profiled step.
+  std::vector<profiler::Row> profile;
+  double profiled_step_ms = 0;
 };
 
 StepReport run_step_benchmark(const StepBenchOptions& options);

@@ -7,7 +7,9 @@
 //
 // Inside args, `T` names the element type of the selected branch, so tensors are passed as
 // x.data<T>(). A device the build lacks throws; nothing silently falls back to the CPU.
+// Every dispatch is timed by the kernel profiler while it is on (engine/profiler.h).
 #pragma once
+#include "engine/profiler.h"
 #include "engine/tensor.h"
 
 #ifdef FER_WITH_CUDA
@@ -27,6 +29,7 @@
   do {                                                                                   \
     const ::fer::Device fer_device_ = (device);                                          \
     const ::fer::DType fer_dtype_ = (dtype);                                             \
+    const ::fer::profiler::Scope fer_profile_(#op);                                      \
     if (fer_device_ == ::fer::Device::CPU) {                                             \
       if (fer_dtype_ == ::fer::DType::F64) {                                             \
         using T [[maybe_unused]] = double;                                                             \

@@ -3,6 +3,7 @@
 #include "engine/ops/conv.h"
 
 #include <functional>
+#include <string>
 
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
@@ -70,6 +71,13 @@ ConvShape conv_transpose2d_shape(const Tensor& x, const Tensor& weight, const Te
   return s;
 }
 
+// The profiler's name for a convolution: input, filters, kernel size and stride, as
+// "32x64x32x32 k128 r4s2" (a transposed convolution is named by the convolution it is the adjoint of).
+std::string profile_detail(const ConvShape& s) {
+  return std::to_string(s.N) + "x" + std::to_string(s.C) + "x" + std::to_string(s.H) + "x" + std::to_string(s.W) +
+         " k" + std::to_string(s.K) + " r" + std::to_string(s.R) + "s" + std::to_string(s.stride);
+}
+
 // The backward bookkeeping both convolutions share; the kernels come as callbacks:
 // backward_data(dx) and backward_filter(dweight or undefined, dbias or undefined).
 std::vector<Tensor> conv_backward(const Tensor& x, const Tensor& weight, int64_t bias_size,
@@ -92,9 +100,11 @@ std::vector<Tensor> conv_backward(const Tensor& x, const Tensor& weight, int64_t
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Conv2dOptions options) {
   const ConvShape s = conv2d_shape(x, weight, bias, options);
   Tensor y = Tensor::empty({s.N, s.K, s.OH, s.OW}, x.dtype(), x.device());
+  const profiler::Detail detail([&] { return profile_detail(s); });
   FER_DISPATCH(x.device(), x.dtype(), conv2d_forward, s, x.data<T>(), weight.data<T>(),
                data_or_null<T>(bias), y.data<T>());
   record(y, "conv2d", {x, weight, bias}, [s, x, weight](const Tensor& dy, const std::vector<bool>& needs) {
+    const profiler::Detail detail([&] { return profile_detail(s); });
     return conv_backward(
         x, weight, s.K, needs,
         [&](Tensor& dx) {
@@ -113,10 +123,12 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bia
                         ConvTranspose2dOptions options) {
   const ConvShape s = conv_transpose2d_shape(x, weight, bias, options);
   Tensor y = Tensor::empty({s.N, s.C, s.H, s.W}, x.dtype(), x.device());
+  const profiler::Detail detail([&] { return profile_detail(s); });
   FER_DISPATCH(x.device(), x.dtype(), conv_transpose2d_forward, s, x.data<T>(), weight.data<T>(),
                data_or_null<T>(bias), y.data<T>());
   record(y, "conv_transpose2d", {x, weight, bias},
          [s, x, weight](const Tensor& dy, const std::vector<bool>& needs) {
+           const profiler::Detail detail([&] { return profile_detail(s); });
            return conv_backward(
                x, weight, s.C, needs,
                [&](Tensor& dx) {

@@ -90,6 +90,26 @@ TEST_CASE("bench step runs a stage-1 and a stage-2 step of a small model", "[cpu
   }
 }
 
+TEST_CASE("bench step --profile adds the kernels' time per step", "[cpu]") {
+  StepBenchOptions o;
+  o.batch = 2;
+  o.steps = 2;
+  o.warmup = 0;
+  o.image_size = 16;
+  o.width = 0.125;
+  o.profile = true;
+  const StepReport r = run_step_benchmark(o);
+  REQUIRE(r.profiled_step_ms > 0);
+  REQUIRE(!r.profile.empty());
+  double in_kernels = 0;
+  for (const fer::profiler::Row& row : r.profile) in_kernels += row.total_ms / o.steps;
+  REQUIRE(in_kernels <= r.profiled_step_ms);
+  const nlohmann::json j = step_report_json(r);
+  REQUIRE(j["profile"].size() == r.profile.size());
+  REQUIRE(j["profile"][0].contains("ms_per_step"));
+  REQUIRE(!fer::profiler::enabled());  // off again after the benchmark
+}
+
 TEST_CASE("bench command: usage errors exit 2, unknown ops exit 1, help exits 0", "[cpu]") {
   REQUIRE(bench({"bench", "--help"}) == 0);
   REQUIRE(bench({"bench"}) == 2);
