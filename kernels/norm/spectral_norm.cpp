@@ -14,6 +14,7 @@
 // Sums accumulate in double.
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "kernels/norm/norm.h"
 
@@ -21,18 +22,21 @@ namespace fer {
 
 namespace {
 
-// out = W^T a  (a [rows], out [cols]), then normalized.
+// out = W^T a  (a [rows], out [cols]), then normalized. W is read row by row, each row scaled
+// into per-column sums: walking a column of a 512 x 4096 weight instead touches a new cache line
+// per element. Each column's sum still adds its rows in order.
 template <typename T>
 void normalized_wt_times(const T* w, const T* a, T* out, const SpectralShape& s, double eps) {
-  double norm_sq = 0;
-  for (int64_t j = 0; j < s.cols; ++j) {
-    double acc = 0;
-    for (int64_t i = 0; i < s.rows; ++i) acc += static_cast<double>(w[i * s.cols + j]) * a[i];
-    out[j] = static_cast<T>(acc);
-    norm_sq += acc * acc;
+  std::vector<double> acc(static_cast<size_t>(s.cols), 0.0);
+  for (int64_t i = 0; i < s.rows; ++i) {
+    const T* row = w + i * s.cols;
+    const double ai = a[i];
+    for (int64_t j = 0; j < s.cols; ++j) acc[static_cast<size_t>(j)] += static_cast<double>(row[j]) * ai;
   }
+  double norm_sq = 0;
+  for (const double v : acc) norm_sq += v * v;
   const double scale = 1.0 / std::max(std::sqrt(norm_sq), eps);
-  for (int64_t j = 0; j < s.cols; ++j) out[j] = static_cast<T>(out[j] * scale);
+  for (int64_t j = 0; j < s.cols; ++j) out[j] = static_cast<T>(static_cast<T>(acc[static_cast<size_t>(j)]) * scale);
 }
 
 // Row i of W times b (b [cols]).
