@@ -119,6 +119,12 @@ TEST_CASE("conv2d cpu path matches the reference, forward and backward", "[cpu]"
       {{3, 5, 9, 11}, {6, 5, 4, 4}, 2, 1, 0, true},      // the whole batch in one chunk
       {{3, 2, 11, 7}, {4, 2, 5, 2}, 2, 2, 0, false},   // padding wider than the kernel's reach
       {{2, 3, 5, 5}, {3, 3, 1, 1}, 1, 0, 0, true},     // 1x1
+      // Winograd F(2x2, 3x3) forward (3x3, stride 1, C * K >= 2048), and backward-data as its
+      // adjoint forward: odd output sizes (partial tiles), paddings 0, 1 and 2, C < K and C > K.
+      {{3, 40, 13, 11}, {52, 40, 3, 3}, 1, 1, 0, true},  // 13x11 outputs
+      {{2, 48, 7, 6}, {64, 48, 3, 3}, 1, 0, 0, true},    // padding 0 (the adjoint's is 2), C < K
+      {{2, 64, 5, 9}, {40, 64, 3, 3}, 1, 2, 0, false},   // padding 2: 7x11 outputs, C > K
+      {{15, 64, 23, 23}, {64, 64, 3, 3}, 1, 1, 0, true}, // chunks of 14 images + 1
   };
   for (const ConvCase& c : cases) {
     INFO("x " << shape_str(c.x) << ", w " << shape_str(c.w) << ", stride " << c.stride << ", padding " << c.padding);
