@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "kernels/common/error.h"
+#include "kernels/conv/conv.h"
 
 namespace fer::bench {
 namespace {
@@ -25,10 +26,16 @@ Backend make_cpu_backend() {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   };
   b.flush_caches = [] {};
-  b.variants = [](const std::string&, const std::string&) {
-    return std::vector<Variant>{{"ref", &Impls::ref, [] {}}, {"cpu", &Impls::cpu, [] {}}};
+  // conv's cpu version is timed twice: with its default algorithm choice (Winograd, phase planes
+  // or im2col by shape) and with im2col + SGEMM everywhere.
+  b.variants = [](const std::string& family, const std::string&) {
+    std::vector<Variant> v{{"ref", &Impls::ref, [] {}},
+                           {"cpu", &Impls::cpu, [] { set_conv_cpu_algorithm(ConvCpuAlgorithm::Auto); }}};
+    if (family == "conv")
+      v.push_back({"cpu-im2col", &Impls::cpu, [] { set_conv_cpu_algorithm(ConvCpuAlgorithm::Im2col); }});
+    return v;
   };
-  b.restore_defaults = [] {};
+  b.restore_defaults = [] { set_conv_cpu_algorithm(ConvCpuAlgorithm::Auto); };
   b.copy_bandwidth_gbs = [] { return 0.0; };
   b.memory_stats = [] { return DeviceMemoryStats{}; };
   b.reset_peak_memory = [] {};

@@ -15,6 +15,7 @@
 #include "engine/random.h"
 #include "engine/tensor.h"
 #include "kernels/common/error.h"
+#include "kernels/conv/conv.h"
 #include "train/trainer.h"
 
 namespace fer::bench {
@@ -76,7 +77,10 @@ StepReport run_step_benchmark(const StepBenchOptions& o) {
   FER_CHECK(o.batch >= 1 && o.steps >= 1 && o.warmup >= 0)
       << "bench step: needs --batch >= 1, --steps >= 1, --warmup >= 0; got " << o.batch << ", " << o.steps << ", "
       << o.warmup;
+  FER_CHECK(o.cpu_conv == "auto" || o.cpu_conv == "im2col")
+      << "bench step: --cpu-conv must be auto or im2col, got '" << o.cpu_conv << "'";
   const Backend backend = make_backend(o.device);
+  set_conv_cpu_algorithm(o.cpu_conv == "im2col" ? ConvCpuAlgorithm::Im2col : ConvCpuAlgorithm::Auto);
   const train::TrainConfig config = step_config(o);
   const fs::path dir = fs::temp_directory_path() / (std::string("fer_bench_step_") + std::to_string(::getpid()));
   const int64_t rss_before = peak_rss_bytes();
@@ -113,6 +117,7 @@ StepReport run_step_benchmark(const StepBenchOptions& o) {
     }
   }
   fs::remove_all(dir);
+  set_conv_cpu_algorithm(ConvCpuAlgorithm::Auto);
 
   StepReport r;
   r.options = o;
@@ -175,7 +180,7 @@ nlohmann::json step_report_json(const StepReport& r) {
           {"steps", r.options.steps},     {"warmup", r.options.warmup},       {"image_size", r.options.image_size},
           {"threads", r.threads},         {"median_ms", r.median_ms},         {"min_ms", r.min_ms},
           {"max_ms", r.max_ms},           {"median_cpu_ms", r.median_cpu_ms},           {"images_per_s", r.images_per_s},   {"peak_memory_bytes", r.peak_memory_bytes},
-          {"memory_measure", r.memory_measure}};
+          {"memory_measure", r.memory_measure}, {"cpu_conv", r.options.cpu_conv}};
   if (!r.options.profile) return j;
   nlohmann::json rows = nlohmann::json::array();
   for (const profiler::Row& row : r.profile)

@@ -31,6 +31,7 @@ struct StepBenchOptions {
   int64_t image_size = 64;     // the default model; smaller only for the validation test
   double width = 1.0;
   bool profile = false;        // also profile `steps` steps kernel by kernel
+  std::string cpu_conv = "auto";  // the CPU convolutions' algorithm: auto | im2col (conv.h)
 };
 
 struct StepReport {

@@ -50,6 +50,13 @@ void conv2d_backward_filter_ref(const ConvShape& s, const T* x, const T* dy, T* 
 
 void conv2d_forward_cpu(const ConvShape& s, const float* x, const float* weight, const float* bias,
                         float* y);
+// The algorithm of the CPU path's forwards (and of the backward-datas that run as forwards):
+// Auto takes Winograd or the phase planes where they apply (conv_winograd.h) and im2col + SGEMM
+// elsewhere; Im2col always takes im2col + SGEMM. Process-wide, default Auto; for benchmarks
+// (`fer bench kernels` times both) and side-by-side measurements.
+enum class ConvCpuAlgorithm { Auto, Im2col };
+void set_conv_cpu_algorithm(ConvCpuAlgorithm algorithm);
+ConvCpuAlgorithm conv_cpu_algorithm();
 void conv2d_backward_data_cpu(const ConvShape& s, const float* dy, const float* weight, float* dx);
 void conv2d_backward_filter_cpu(const ConvShape& s, const float* x, const float* dy, float* dweight,
                                 float* dbias);

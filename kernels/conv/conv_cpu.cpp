@@ -21,6 +21,7 @@
 // stride; with_static_stride makes strides 1 and 2 compile-time constants so that they become
 // plain (vectorized) copies and adds instead of scalar index arithmetic.
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <memory>
 #include <type_traits>
@@ -163,13 +164,10 @@ const float* dy_as_chunk(const ConvShape& s, const float* dy_nchw, int64_t nb, C
 
 }  // namespace
 
-void conv2d_forward_cpu(const ConvShape& s, const float* x, const float* weight, const float* bias,
-                        float* y) {
+namespace {
+
+void forward_by_im2col(const ConvShape& s, const float* x, const float* weight, float* y) {
   const int64_t rows = s.C * s.R * s.S, spatial = s.OH * s.OW;
-  if (winograd_applies(s)) {
-    conv2d_forward_winograd(s, x, weight, y);
-    return add_channel_bias(s.N, s.K, spatial, bias, y);
-  }
   ConvScratch scratch(s, false);
   for (int64_t n0 = 0; n0 < s.N; n0 += scratch.images) {
     const int64_t nb = std::min(scratch.images, s.N - n0);
@@ -180,7 +178,27 @@ void conv2d_forward_cpu(const ConvShape& s, const float* x, const float* weight,
              0.0f, out, nb * spatial);
     if (nb > 1) chunk_to_nchw(s.K, nb, spatial, out, y0);
   }
-  add_channel_bias(s.N, s.K, spatial, bias, y);
+}
+
+}  // namespace
+
+namespace {
+std::atomic<ConvCpuAlgorithm> g_algorithm{ConvCpuAlgorithm::Auto};
+}  // namespace
+
+void set_conv_cpu_algorithm(ConvCpuAlgorithm algorithm) { g_algorithm.store(algorithm); }
+ConvCpuAlgorithm conv_cpu_algorithm() { return g_algorithm.load(); }
+
+void conv2d_forward_cpu(const ConvShape& s, const float* x, const float* weight, const float* bias,
+                        float* y) {
+  const bool fast = conv_cpu_algorithm() == ConvCpuAlgorithm::Auto;
+  if (fast && winograd_applies(s))
+    conv2d_forward_winograd(s, x, weight, y);
+  else if (fast && polyphase_applies(s))
+    conv2d_forward_polyphase(s, x, weight, y);
+  else
+    forward_by_im2col(s, x, weight, y);
+  add_channel_bias(s.N, s.K, s.OH * s.OW, bias, y);
 }
 
 namespace {
@@ -198,7 +216,8 @@ ConvShape backward_data_adjoint(const ConvShape& s) {
 
 bool backward_data_as_forward(const ConvShape& s) {
   if (s.stride != 1 || s.R != s.S || s.pad > s.R - 1) return false;
-  return (s.C >= s.K && s.C > 1) || winograd_applies(backward_data_adjoint(s));
+  return (s.C >= s.K && s.C > 1) ||
+         (conv_cpu_algorithm() == ConvCpuAlgorithm::Auto && winograd_applies(backward_data_adjoint(s)));
 }
 
 void backward_data_by_forward(const ConvShape& s, const float* dy, const float* weight, float* dx) {

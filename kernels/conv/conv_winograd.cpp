@@ -35,13 +35,20 @@ namespace fer {
 
 namespace {
 
-constexpr int64_t kTaps = 16;  // 4x4 transformed values per tile
 // The chunk's V and M together stay under this many floats (16 MiB) unless one image needs more.
 constexpr int64_t kMaxChunkFloats = int64_t(1) << 22;
+
+// F(2x2, RxR): 2x2 output tiles from (R+1)x(R+1) patches, R = 2 or 3.
+template <int R>
+struct Winograd {
+  static constexpr int kPatch = R + 1;
+  static constexpr int64_t kTaps = kPatch * kPatch;
+};
 
 struct Tiling {
   int64_t rows, cols, per_image;  // tiles per image: rows x cols of 2x2 output blocks
   int64_t padded_h, padded_w;     // the zero-bordered input plane that covers every tile's patch
+  int64_t half;                   // entries per row of the even (and odd) columns of that plane
 };
 
 Tiling tiling_of(const ConvShape& s) {
@@ -49,121 +56,161 @@ Tiling tiling_of(const ConvShape& s) {
   t.rows = (s.OH + 1) / 2;
   t.cols = (s.OW + 1) / 2;
   t.per_image = t.rows * t.cols;
-  t.padded_h = 2 * t.rows + 2;
-  t.padded_w = 2 * t.cols + 2;
+  t.padded_h = 2 * t.rows + s.R - 1;
+  t.padded_w = 2 * t.cols + s.R - 1;
+  t.half = (t.padded_w + 1) / 2;
   return t;
 }
 
+// The four values of G g for a 3-tap g (F(2,3)), or the three for a 2-tap g (F(2,2)).
+template <int R>
+void filter_transform_1d(const float* g, int64_t step, float* out) {
+  if constexpr (R == 3) {
+    out[0] = g[0];
+    out[1] = 0.5f * (g[0] + g[step] + g[2 * step]);
+    out[2] = 0.5f * (g[0] - g[step] + g[2 * step]);
+    out[3] = g[2 * step];
+  } else {
+    out[0] = g[0];
+    out[1] = g[0] + g[step];
+    out[2] = g[step];
+  }
+}
+
 // U[xi][k][c] = (G g G^T)[xi] for filter g = weight[k][c].
+template <int R>
 void transform_filters(const ConvShape& s, const float* weight, float* u) {
+  constexpr int P = Winograd<R>::kPatch;
   for (int64_t k = 0; k < s.K; ++k)
     for (int64_t c = 0; c < s.C; ++c) {
-      const float* g = weight + (k * s.C + c) * 9;
-      float t[4][3];  // G g
-      for (int j = 0; j < 3; ++j) {
-        t[0][j] = g[j];
-        t[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
-        t[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
-        t[3][j] = g[6 + j];
-      }
-      for (int i = 0; i < 4; ++i) {  // (G g) G^T
-        const float v[4] = {t[i][0], 0.5f * (t[i][0] + t[i][1] + t[i][2]), 0.5f * (t[i][0] - t[i][1] + t[i][2]),
-                            t[i][2]};
-        for (int j = 0; j < 4; ++j) u[((i * 4 + j) * s.K + k) * s.C + c] = v[j];
+      const float* g = weight + (k * s.C + c) * R * R;
+      float t[R][P];  // g G^T, row by row
+      for (int i = 0; i < R; ++i) filter_transform_1d<R>(g + i * R, 1, t[i]);
+      for (int j = 0; j < P; ++j) {  // G (g G^T), column by column
+        float col[P];
+        filter_transform_1d<R>(&t[0][j], P, col);
+        for (int i = 0; i < P; ++i) u[((i * P + j) * s.K + k) * s.C + c] = col[i];
       }
     }
 }
 
 // The zero-bordered copy of one input plane, its columns split by parity: tile tx's patch row
-// holds columns 2tx..2tx+3 = even[tx], odd[tx], even[tx+1], odd[tx+1], so that the transforms
-// below read every operand with unit stride (and vectorize).
+// holds columns 2tx, 2tx+1, 2tx+2 (, 2tx+3) = even[tx], odd[tx], even[tx+1] (, odd[tx+1]), so that
+// the transforms below read every operand with unit stride (and vectorize).
 void split_padded_plane(const ConvShape& s, const Tiling& t, const float* plane, float* even, float* odd) {
-  const int64_t half = t.padded_w / 2;
-  std::fill(even, even + t.padded_h * half, 0.0f);
-  std::fill(odd, odd + t.padded_h * half, 0.0f);
+  std::fill(even, even + t.padded_h * t.half, 0.0f);
+  std::fill(odd, odd + t.padded_h * t.half, 0.0f);
   const int64_t rows = std::min(s.H, t.padded_h - s.pad), cols = std::min(s.W, t.padded_w - s.pad);
   // Padded column 2t (even[t]) holds input column 2t - pad, 2t + 1 (odd[t]) holds 2t + 1 - pad.
   const int64_t even_lo = (s.pad + 1) / 2, even_hi = (cols + s.pad - 1) / 2 + 1;
   const int64_t odd_lo = s.pad / 2, odd_hi = (cols + s.pad - 2) / 2 + 1;
   for (int64_t ih = 0; ih < rows; ++ih) {
     const float* in = plane + ih * s.W;
-    float* e = even + (ih + s.pad) * half;
-    float* o = odd + (ih + s.pad) * half;
+    float* e = even + (ih + s.pad) * t.half;
+    float* o = odd + (ih + s.pad) * t.half;
     for (int64_t k = even_lo; k < even_hi; ++k) e[k] = in[2 * k - s.pad];
     for (int64_t k = odd_lo; k < odd_hi; ++k) o[k] = in[2 * k + 1 - s.pad];
   }
 }
 
+// d B along one patch row for every tile of a tile row: out[j][tx] for j < kPatch.
+//   F(2,3): B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1];  F(2,2): B^T = [1 -1 0; 0 1 0; 0 -1 1].
+template <int R>
+void input_transform_row(const float* e, const float* o, int64_t n, float* out) {
+#pragma omp simd
+  for (int64_t tx = 0; tx < n; ++tx) {
+    if constexpr (R == 3) {
+      out[tx] = e[tx] - e[tx + 1];
+      out[n + tx] = o[tx] + e[tx + 1];
+      out[2 * n + tx] = e[tx + 1] - o[tx];
+      out[3 * n + tx] = o[tx] - o[tx + 1];
+    } else {
+      out[tx] = e[tx] - o[tx];
+      out[n + tx] = o[tx];
+      out[2 * n + tx] = e[tx + 1] - o[tx];
+    }
+  }
+}
+
+// B^T applied down the patch rows: out[i] from h[0..kPatch) (rows of tile-row vectors).
+template <int R>
+void input_transform_column(const float* const* h, int64_t n, float* const* out) {
+#pragma omp simd
+  for (int64_t tx = 0; tx < n; ++tx) {
+    if constexpr (R == 3) {
+      out[0][tx] = h[0][tx] - h[2][tx];
+      out[1][tx] = h[1][tx] + h[2][tx];
+      out[2][tx] = h[2][tx] - h[1][tx];
+      out[3][tx] = h[1][tx] - h[3][tx];
+    } else {
+      out[0][tx] = h[0][tx] - h[1][tx];
+      out[1][tx] = h[1][tx];
+      out[2][tx] = h[2][tx] - h[1][tx];
+    }
+  }
+}
+
+// A^T applied to kPatch vectors a[0..kPatch): the two outputs.
+//   F(2,3): A^T = [1 1 1 0; 0 1 -1 -1];  F(2,2): A^T = [1 1 0; 0 1 1].
+template <int R>
+void output_transform(const float* const* a, int64_t n, float* out0, float* out1) {
+#pragma omp simd
+  for (int64_t tx = 0; tx < n; ++tx) {
+    if constexpr (R == 3) {
+      out0[tx] = a[0][tx] + a[1][tx] + a[2][tx];
+      out1[tx] = a[1][tx] - a[2][tx] - a[3][tx];
+    } else {
+      out0[tx] = a[0][tx] + a[1][tx];
+      out1[tx] = a[1][tx] + a[2][tx];
+    }
+  }
+}
+
 // V[xi][c][p0 + tile] = (B^T d B)[xi] for every tile of one input plane (channel c of an image).
-// scratch: 2 * padded_h * padded_w / 2 + 16 * cols floats.
+// scratch: 2 * padded_h * half + kTaps * cols floats.
+template <int R>
 void transform_plane(const ConvShape& s, const Tiling& t, const float* plane, float* scratch, float* v,
                      int64_t stride_xi, int64_t p0) {
-  const int64_t half = t.padded_w / 2, n = t.cols;
+  constexpr int P = Winograd<R>::kPatch;
+  const int64_t n = t.cols;
   float* even = scratch;
-  float* odd = even + t.padded_h * half;
-  float* h = odd + t.padded_h * half;  // h[i*4 + j][tx]: (d B)[i][j] of tile tx's patch
+  float* odd = even + t.padded_h * t.half;
+  float* h = odd + t.padded_h * t.half;  // h[i*P + j][tx]: (d B)[i][j] of tile tx's patch
   split_padded_plane(s, t, plane, even, odd);
   for (int64_t ty = 0; ty < t.rows; ++ty) {
-    for (int i = 0; i < 4; ++i) {  // d B, row i of every patch in the tile row
-      const float* e = even + (2 * ty + i) * half;
-      const float* o = odd + (2 * ty + i) * half;
-      float* hi = h + i * 4 * n;
-#pragma omp simd
-      for (int64_t tx = 0; tx < n; ++tx) {
-        hi[tx] = e[tx] - e[tx + 1];
-        hi[n + tx] = o[tx] + e[tx + 1];
-        hi[2 * n + tx] = e[tx + 1] - o[tx];
-        hi[3 * n + tx] = o[tx] - o[tx + 1];
+    for (int i = 0; i < P; ++i)
+      input_transform_row<R>(even + (2 * ty + i) * t.half, odd + (2 * ty + i) * t.half, n, h + i * P * n);
+    for (int j = 0; j < P; ++j) {  // B^T (d B), column j of every patch
+      const float* rows[P];
+      float* out[P];
+      for (int i = 0; i < P; ++i) {
+        rows[i] = h + (i * P + j) * n;
+        out[i] = v + (i * P + j) * stride_xi + p0 + ty * n;
       }
-    }
-    float* out = v + p0 + ty * n;
-    for (int j = 0; j < 4; ++j) {  // B^T (d B)
-      const float* h0 = h + j * n;
-      const float* h1 = h + (4 + j) * n;
-      const float* h2 = h + (8 + j) * n;
-      const float* h3 = h + (12 + j) * n;
-      float* v0 = out + j * stride_xi;
-      float* v1 = out + (4 + j) * stride_xi;
-      float* v2 = out + (8 + j) * stride_xi;
-      float* v3 = out + (12 + j) * stride_xi;
-#pragma omp simd
-      for (int64_t tx = 0; tx < n; ++tx) {
-        v0[tx] = h0[tx] - h2[tx];
-        v1[tx] = h1[tx] + h2[tx];
-        v2[tx] = h2[tx] - h1[tx];
-        v3[tx] = h1[tx] - h3[tx];
-      }
+      input_transform_column<R>(rows, n, out);
     }
   }
 }
 
 // One output plane (filter k of an image) from its tiles' M values: Y = A^T m A, clipped to
-// OH x OW. scratch: 12 * cols floats.
+// OH x OW. scratch: 2 * kPatch * cols + 4 * cols floats.
+template <int R>
 void inverse_transform_plane(const ConvShape& s, const Tiling& t, const float* m, int64_t stride_xi, float* scratch,
                              float* plane) {
+  constexpr int P = Winograd<R>::kPatch;
   const int64_t n = t.cols;
-  float* r = scratch;           // r[i*4 + j][tx] = (A^T m)[i][j], i < 2
-  float* y = scratch + 8 * n;   // y[i*2 + j][tx] = (A^T m A)[i][j]
+  float* r = scratch;          // r[i*P + j][tx] = (A^T m)[i][j], i < 2
+  float* y = r + 2 * P * n;    // y[i*2 + j][tx] = (A^T m A)[i][j]
   for (int64_t ty = 0; ty < t.rows; ++ty) {
-    const float* in = m + ty * n;
-    for (int j = 0; j < 4; ++j) {
-      const float* a0 = in + j * stride_xi;
-      const float* a1 = in + (4 + j) * stride_xi;
-      const float* a2 = in + (8 + j) * stride_xi;
-      const float* a3 = in + (12 + j) * stride_xi;
-#pragma omp simd
-      for (int64_t tx = 0; tx < n; ++tx) {
-        r[j * n + tx] = a0[tx] + a1[tx] + a2[tx];
-        r[(4 + j) * n + tx] = a1[tx] - a2[tx] - a3[tx];
-      }
+    for (int j = 0; j < P; ++j) {
+      const float* a[P];
+      for (int i = 0; i < P; ++i) a[i] = m + (i * P + j) * stride_xi + ty * n;
+      output_transform<R>(a, n, r + j * n, r + (P + j) * n);
     }
     for (int i = 0; i < 2; ++i) {
-      const float* r0 = r + i * 4 * n;
-#pragma omp simd
-      for (int64_t tx = 0; tx < n; ++tx) {
-        y[i * 2 * n + tx] = r0[tx] + r0[n + tx] + r0[2 * n + tx];
-        y[(i * 2 + 1) * n + tx] = r0[n + tx] - r0[2 * n + tx] - r0[3 * n + tx];
-      }
+      const float* a[P];
+      for (int j = 0; j < P; ++j) a[j] = r + (i * P + j) * n;
+      output_transform<R>(a, n, y + i * 2 * n, y + (i * 2 + 1) * n);
     }
     for (int i = 0; i < 2 && 2 * ty + i < s.OH; ++i) {  // interleave the tiles' two columns
       float* out = plane + (2 * ty + i) * s.OW;
@@ -180,49 +227,127 @@ void inverse_transform_plane(const ConvShape& s, const Tiling& t, const float* m
   }
 }
 
-}  // namespace
-
-bool winograd_applies(const ConvShape& s) {
-  // The 16 GEMMs reduce over C and write K rows; below C * K = 2048 the transforms cost more than
-  // the flops they save (measured, 1 thread: C = K = 32 at 64x64 1.1x slower than im2col + SGEMM,
-  // C = 32, K = 64 1.2x faster).
-  return s.stride == 1 && s.R == 3 && s.S == 3 && s.pad <= 2 && s.C >= 8 && s.K >= 8 && s.C * s.K >= 2048 &&
-         s.OH >= 1 && s.OW >= 1;
-}
-
-void conv2d_forward_winograd(const ConvShape& s, const float* x, const float* weight, float* y) {
+template <int R>
+void winograd_forward(const ConvShape& s, const float* x, const float* weight, float* y) {
+  constexpr int64_t taps = Winograd<R>::kTaps;
+  constexpr int P = Winograd<R>::kPatch;
   const Tiling t = tiling_of(s);
-  const int64_t per_image_floats = kTaps * (s.C + s.K) * t.per_image;
+  const int64_t per_image_floats = taps * (s.C + s.K) * t.per_image;
   const int64_t images = std::clamp<int64_t>(kMaxChunkFloats / per_image_floats, 1, s.N);
-  const auto u = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(kTaps * s.K * s.C));
-  const auto v = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(kTaps * s.C * images * t.per_image));
-  const auto m = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(kTaps * s.K * images * t.per_image));
-  transform_filters(s, weight, u.get());
+  const auto u = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(taps * s.K * s.C));
+  const auto v = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(taps * s.C * images * t.per_image));
+  const auto m = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(taps * s.K * images * t.per_image));
+  transform_filters<R>(s, weight, u.get());
   for (int64_t n0 = 0; n0 < s.N; n0 += images) {
     const int64_t nb = std::min(images, s.N - n0), tiles = nb * t.per_image;
 #pragma omp parallel if (worth_threads(nb * s.C * s.H * s.W))
     {
-      std::vector<float> scratch(static_cast<size_t>(t.padded_h * t.padded_w + kTaps * t.cols));
+      std::vector<float> scratch(static_cast<size_t>(2 * t.padded_h * t.half + taps * t.cols));
 #pragma omp for schedule(static)
       for (int64_t plane = 0; plane < nb * s.C; ++plane) {
         const int64_t j = plane / s.C, c = plane % s.C;
-        transform_plane(s, t, x + (n0 * s.C + plane) * s.H * s.W, scratch.data(), v.get() + c * tiles, s.C * tiles,
-                        j * t.per_image);
+        transform_plane<R>(s, t, x + (n0 * s.C + plane) * s.H * s.W, scratch.data(), v.get() + c * tiles,
+                           s.C * tiles, j * t.per_image);
       }
     }
-    for (int64_t xi = 0; xi < kTaps; ++xi)
+    for (int64_t xi = 0; xi < taps; ++xi)
       gemm_cpu(false, false, s.K, tiles, s.C, 1.0f, u.get() + xi * s.K * s.C, s.C, v.get() + xi * s.C * tiles, tiles,
                0.0f, m.get() + xi * s.K * tiles, tiles);
 #pragma omp parallel if (worth_threads(nb * s.K * s.OH * s.OW))
     {
-      std::vector<float> scratch(static_cast<size_t>(12 * t.cols));
+      std::vector<float> scratch(static_cast<size_t>((2 * P + 4) * t.cols));
 #pragma omp for schedule(static)
       for (int64_t plane = 0; plane < nb * s.K; ++plane) {
         const int64_t j = plane / s.K, k = plane % s.K;
-        inverse_transform_plane(s, t, m.get() + k * tiles + j * t.per_image, s.K * tiles, scratch.data(),
-                                y + (n0 * s.K + plane) * s.OH * s.OW);
+        inverse_transform_plane<R>(s, t, m.get() + k * tiles + j * t.per_image, s.K * tiles, scratch.data(),
+                                   y + (n0 * s.K + plane) * s.OH * s.OW);
       }
     }
+  }
+}
+
+}  // namespace
+
+bool winograd_applies(const ConvShape& s) {
+  // The GEMMs reduce over C and write K rows; below C * K = 2048 the transforms cost more than
+  // the flops they save (measured, 1 thread: C = K = 32 at 64x64 1.1x slower than im2col + SGEMM,
+  // C = 32, K = 64 1.2x faster).
+  return s.stride == 1 && s.R == s.S && (s.R == 2 || s.R == 3) && s.pad <= s.R - 1 && s.C >= 8 && s.K >= 8 &&
+         s.C * s.K >= 2048 && s.OH >= 1 && s.OW >= 1;
+}
+
+void conv2d_forward_winograd(const ConvShape& s, const float* x, const float* weight, float* y) {
+  if (s.R == 3) return winograd_forward<3>(s, x, weight, y);
+  winograd_forward<2>(s, x, weight, y);
+}
+
+// ---- 4x4 stride-2 convolutions as 2x2 stride-1 ones ----------------------------------------
+// With the phase planes x_ab[i][j] = x[2i - a][2j - b] (a, b in {0, 1}; zero outside x) and the
+// sub-filters w_ab[k][c][i][j] = w[k][c][2i + 1 - a][2j + 1 - b], a 4x4 stride-2 padding-1
+// convolution is   y[k][o][p] = sum over c, a, b, i, j of w_ab[k][c][i][j] x_ab[o + i][p + j]:
+// a 2x2 stride-1 convolution over 4C channels ((c, a, b) -> 4c + 2a + b) of (OH+1) x (OW+1)
+// planes, which F(2x2, 2x2) computes with 9 instead of 16 multiplies per output and channel.
+
+namespace {
+
+ConvShape polyphase_shape(const ConvShape& s, int64_t images) {
+  return conv_shape(images, 4 * s.C, s.OH + 1, s.OW + 1, s.K, 2, 2, 1, 0);
+}
+
+// x_ab of `images` images: [images, 4C, OH+1, OW+1].
+void phase_planes(const ConvShape& s, const float* x, int64_t images, float* phases) {
+  const int64_t ph = s.OH + 1, pw = s.OW + 1;
+#pragma omp parallel for schedule(static) if (worth_threads(images * s.C * s.H * s.W))
+  for (int64_t plane = 0; plane < images * s.C; ++plane) {
+    const float* in = x + plane * s.H * s.W;
+    for (int64_t a = 0; a < 2; ++a)
+      for (int64_t b = 0; b < 2; ++b) {
+        float* out = phases + (plane * 4 + a * 2 + b) * ph * pw;
+        // Input column 2j - b lies in [0, W) for j in [b, (W - 1 + b) / 2].
+        const int64_t j_lo = b, j_hi = std::min(pw, (s.W - 1 + b) / 2 + 1);
+        for (int64_t i = 0; i < ph; ++i, out += pw) {
+          const int64_t row = 2 * i - a;
+          std::fill(out, out + pw, 0.0f);
+          if (row < 0 || row >= s.H) continue;
+          const float* src = in + row * s.W;
+          for (int64_t j = j_lo; j < j_hi; ++j) out[j] = src[2 * j - b];
+        }
+      }
+  }
+}
+
+// w_ab: [K, 4C, 2, 2].
+void phase_filters(const ConvShape& s, const float* weight, float* phases) {
+  for (int64_t k = 0; k < s.K; ++k)
+    for (int64_t c = 0; c < s.C; ++c)
+      for (int64_t a = 0; a < 2; ++a)
+        for (int64_t b = 0; b < 2; ++b)
+          for (int64_t i = 0; i < 2; ++i)
+            for (int64_t j = 0; j < 2; ++j)
+              phases[(((k * s.C + c) * 4 + a * 2 + b) * 2 + i) * 2 + j] =
+                  weight[((k * s.C + c) * 4 + 2 * i + 1 - a) * 4 + 2 * j + 1 - b];
+}
+
+}  // namespace
+
+bool polyphase_applies(const ConvShape& s) {
+  // From 8x8 outputs on (16 tiles per image); on 4x4 outputs the transformed filters, 9/4 the
+  // size of the weight, cost more than the flops saved (measured in the stage-1 step, 1 thread:
+  // D_img's 8x8 -> 4x4 layer 1.3x slower, the 32x32 -> 16x16 and 16x16 -> 8x8 ones 1.1-1.25x faster).
+  return s.stride == 2 && s.R == 4 && s.S == 4 && s.pad == 1 && s.OH * s.OW >= 64 &&
+         winograd_applies(polyphase_shape(s, s.N));
+}
+
+void conv2d_forward_polyphase(const ConvShape& s, const float* x, const float* weight, float* y) {
+  const int64_t plane_floats = 4 * s.C * (s.OH + 1) * (s.OW + 1);
+  const int64_t images = std::clamp<int64_t>(kMaxChunkFloats / plane_floats, 1, s.N);
+  const auto filters = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(s.K * 4 * s.C * 4));
+  const auto phases = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(images * plane_floats));
+  phase_filters(s, weight, filters.get());
+  for (int64_t n0 = 0; n0 < s.N; n0 += images) {
+    const int64_t nb = std::min(images, s.N - n0);
+    phase_planes(s, x + n0 * s.C * s.H * s.W, nb, phases.get());
+    winograd_forward<2>(polyphase_shape(s, nb), phases.get(), filters.get(), y + n0 * s.K * s.OH * s.OW);
   }
 }
 

@@ -8,6 +8,7 @@
 #include "benchmarks/bench.h"
 #include "benchmarks/kernel_bench.h"
 #include "benchmarks/step_bench.h"
+#include "kernels/conv/conv.h"
 
 using namespace fer::bench;
 
@@ -38,6 +39,16 @@ int bench(std::vector<std::string> args) {
 
 TEST_CASE("bench kernels --validate-only: every cpu version matches the reference", "[cpu]") {
   require_all_versions_valid("cpu");
+}
+
+TEST_CASE("bench kernels times conv's cpu path with its algorithm choice and with im2col only", "[cpu]") {
+  KernelBenchOptions o;
+  o.op = "conv2d_forward";
+  o.validate_only = true;
+  std::set<std::string> versions;
+  for (const KernelResult& r : run_kernel_benchmarks(o).results) versions.insert(r.version);
+  REQUIRE(versions == std::set<std::string>{"ref", "cpu", "cpu-im2col"});
+  REQUIRE(fer::conv_cpu_algorithm() == fer::ConvCpuAlgorithm::Auto);  // restored afterwards
 }
 
 #ifdef FER_WITH_CUDA_SIM

@@ -4,6 +4,7 @@
 // remainder, one image per chunk: see images_per_chunk in conv_cpu.cpp), and the shape errors.
 #include <vector>
 
+#include "kernels/conv/conv.h"
 #include "tests/support/compare.h"
 #include "tests/support/cpu_vs_ref.h"
 
@@ -125,11 +126,20 @@ TEST_CASE("conv2d cpu path matches the reference, forward and backward", "[cpu]"
       {{2, 48, 7, 6}, {64, 48, 3, 3}, 1, 0, 0, true},    // padding 0 (the adjoint's is 2), C < K
       {{2, 64, 5, 9}, {40, 64, 3, 3}, 1, 2, 0, false},   // padding 2: 7x11 outputs, C > K
       {{15, 64, 23, 23}, {64, 64, 3, 3}, 1, 1, 0, true}, // chunks of 14 images + 1
+      // 4x4 stride-2 padding-1 forwards as F(2x2, 2x2) over the phase planes (4C * K >= 2048,
+      // >= 64 output positions):
+      {{3, 16, 17, 19}, {40, 16, 4, 4}, 2, 1, 0, true},  // odd input sizes, 8x9 outputs
+      {{2, 32, 16, 16}, {64, 32, 4, 4}, 2, 1, 0, false}, // the models' even sizes
   };
-  for (const ConvCase& c : cases) {
-    INFO("x " << shape_str(c.x) << ", w " << shape_str(c.w) << ", stride " << c.stride << ", padding " << c.padding);
-    REQUIRE_CPU_MATCHES_REF(conv2d_of(c), inputs_of(c, c.w[0]), 1e-4, 1e-4);
+  for (const fer::ConvCpuAlgorithm algorithm : {fer::ConvCpuAlgorithm::Auto, fer::ConvCpuAlgorithm::Im2col}) {
+    fer::set_conv_cpu_algorithm(algorithm);
+    for (const ConvCase& c : cases) {
+      INFO("x " << shape_str(c.x) << ", w " << shape_str(c.w) << ", stride " << c.stride << ", padding "
+                << c.padding << ", im2col only " << (algorithm == fer::ConvCpuAlgorithm::Im2col));
+      REQUIRE_CPU_MATCHES_REF(conv2d_of(c), inputs_of(c, c.w[0]), 1e-4, 1e-4);
+    }
   }
+  fer::set_conv_cpu_algorithm(fer::ConvCpuAlgorithm::Auto);
 }
 
 TEST_CASE("conv_transpose2d cpu path matches the reference, forward and backward", "[cpu]") {
@@ -137,6 +147,7 @@ TEST_CASE("conv_transpose2d cpu path matches the reference, forward and backward
       {{5, 6, 9, 7}, {6, 3, 4, 4}, 2, 1, 0, true},     // k4 s2 p1, whole batch in one chunk
       {{7, 4, 5, 3}, {4, 3, 3, 3}, 2, 1, 1, true},     // output_padding 1
       {{11, 2, 31, 33}, {2, 17, 5, 5}, 1, 2, 0, false}, // chunks of 2 (data), 9 (filter) + rest
+      {{2, 64, 9, 8}, {64, 16, 4, 4}, 2, 1, 0, true},   // backward-data: the phase-plane forward
   };
   for (const ConvCase& c : cases) {
     INFO("x " << shape_str(c.x) << ", w " << shape_str(c.w) << ", stride " << c.stride << ", padding "
