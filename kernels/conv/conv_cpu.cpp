@@ -233,6 +233,8 @@ void backward_data_by_forward(const ConvShape& s, const float* dy, const float* 
 
 void conv2d_backward_data_cpu(const ConvShape& s, const float* dy, const float* weight, float* dx) {
   if (backward_data_as_forward(s)) return backward_data_by_forward(s, dy, weight, dx);
+  if (conv_cpu_algorithm() == ConvCpuAlgorithm::Auto && polyphase_backward_data_applies(s))
+    return conv2d_backward_data_polyphase(s, dy, weight, dx);
   const int64_t rows = s.C * s.R * s.S, spatial = s.OH * s.OW;
   ConvScratch scratch(s, false);
   for (int64_t n0 = 0; n0 < s.N; n0 += scratch.images) {

@@ -17,5 +17,10 @@ void conv2d_forward_winograd(const ConvShape& s, const float* x, const float* we
 // positions and that convolution satisfies winograd_applies.
 bool polyphase_applies(const ConvShape& s);
 void conv2d_forward_polyphase(const ConvShape& s, const float* x, const float* weight, float* y);
+// Their backward-data (the decoder's forwards): one 2x2 padding-1 convolution of dy into the 4C
+// phase planes of dx, interleaved; where there are at least 256 output positions and that
+// convolution satisfies winograd_applies.
+bool polyphase_backward_data_applies(const ConvShape& s);
+void conv2d_backward_data_polyphase(const ConvShape& s, const float* dy, const float* weight, float* dx);
 
 }  // namespace fer

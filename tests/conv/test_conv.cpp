@@ -130,6 +130,8 @@ TEST_CASE("conv2d cpu path matches the reference, forward and backward", "[cpu]"
       // >= 64 output positions):
       {{3, 16, 17, 19}, {40, 16, 4, 4}, 2, 1, 0, true},  // odd input sizes, 8x9 outputs
       {{2, 32, 16, 16}, {64, 32, 4, 4}, 2, 1, 0, false}, // the models' even sizes
+      // and their backward-data as one 2x2 convolution into the phase planes (>= 256 outputs):
+      {{2, 16, 33, 35}, {40, 16, 4, 4}, 2, 1, 0, true},  // odd input sizes, 16x17 outputs
   };
   for (const fer::ConvCpuAlgorithm algorithm : {fer::ConvCpuAlgorithm::Auto, fer::ConvCpuAlgorithm::Im2col}) {
     fer::set_conv_cpu_algorithm(algorithm);
@@ -148,6 +150,7 @@ TEST_CASE("conv_transpose2d cpu path matches the reference, forward and backward
       {{7, 4, 5, 3}, {4, 3, 3, 3}, 2, 1, 1, true},     // output_padding 1
       {{11, 2, 31, 33}, {2, 17, 5, 5}, 1, 2, 0, false}, // chunks of 2 (data), 9 (filter) + rest
       {{2, 64, 9, 8}, {64, 16, 4, 4}, 2, 1, 0, true},   // backward-data: the phase-plane forward
+      {{2, 64, 16, 17}, {64, 16, 4, 4}, 2, 1, 0, false}, // forward: the phase-plane backward-data
   };
   for (const ConvCase& c : cases) {
     INFO("x " << shape_str(c.x) << ", w " << shape_str(c.w) << ", stride " << c.stride << ", padding "
