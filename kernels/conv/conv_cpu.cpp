@@ -1,4 +1,5 @@
-// The optimized CPU convolution: im2col / col2im + OpenBLAS SGEMM.
+// The optimized CPU convolution: im2col / col2im + OpenBLAS SGEMM, and the choice of the
+// Winograd and phase-plane algorithms (conv_winograd.h) where they are faster.
 //
 // Images are processed in chunks of nb images. A chunk's column buffer is
 //   col [C*R*S, nb*OH*OW]: row (c, r, q), column (j, oh, ow) = x[n0+j, c, oh*st-pad+r, ow*st-pad+q]
@@ -8,9 +9,12 @@
 // (images_per_chunk says how many images a chunk takes). The chunk's output layout [K, nb, OH*OW]
 // differs from NCHW [nb, K, OH*OW] only when nb > 1; then one copy of OH*OW-long runs converts it
 // (cheap next to a GEMM with C*R*S-long dot products).
-//   forward:         col = im2col(x);  y = W col
-//   backward-data:   col = W^T dy;     dx = col2im(col)      (overwrites dx); stride 1 with C >= K:
-//                    the forward of dy with the flipped, transposed filters (backward_data_as_forward)
+//   forward:         col = im2col(x);  y = W col;  Winograd for 3x3 stride 1, phase planes for 4x4
+//                    stride 2 (where conv_winograd.h says they apply)
+//   backward-data:   col = W^T dy;     dx = col2im(col)      (overwrites dx); stride 1 with C >= K
+//                    (or where its adjoint is a Winograd forward): the forward of dy with the
+//                    flipped, transposed filters (backward_data_as_forward); 4x4 stride 2: the
+//                    phase planes' backward-data
 //   backward-filter: col = im2col(x);  dW (+)= dy col^T over the chunks (overwrites dW overall);
 //                    one product per image when an image has >= kLongReduction output positions
 // Threads: SGEMM runs on OpenBLAS's threads, and im2col (over rows) and col2im (over image

@@ -1,23 +1,25 @@
-// The CPU forward of 3x3 stride-1 convolutions by Winograd's minimal filtering F(2x2, 3x3)
-// (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks", 2016).
+// CPU convolutions by Winograd's minimal filtering F(2x2, RxR), R = 3 or 2 (Lavin and Gray,
+// "Fast Algorithms for Convolutional Neural Networks", 2016), and the 4x4 stride-2 convolutions of
+// the encoder, D_img and the decoder rewritten as 2x2 stride-1 ones over phase planes.
 //
-// Each 2x2 block of outputs (a tile) is computed from the 4x4 input patch under it:
-//   Y = A^T [ (G g G^T) (.) (B^T d B) ] A          (.) = elementwise product of 4x4 matrices
-// with g a 3x3 filter, d the patch, and
-//   G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1],  B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1],
-//   A^T = [1 1 1 0; 0 1 -1 -1].
-// Summed over the input channels, the 16 elementwise products become 16 independent GEMMs:
-//   M[xi] [K, P] = U[xi] [K, C] * V[xi] [C, P]     xi = 0..15, P = tiles of a chunk of images
-// with U = the transformed filters and V = the transformed patches. That is 16 multiply-adds per
-// 4 outputs and input channel instead of 36: 2.25x fewer GEMM flops than im2col + SGEMM, and V
-// (4 floats per input element) is smaller than im2col's columns (9 per output element).
+// Each 2x2 block of outputs (a tile) is computed from the (R+1)x(R+1) input patch under it:
+//   Y = A^T [ (G g G^T) (.) (B^T d B) ] A          (.) = elementwise product
+// with g an RxR filter, d the patch, and
+//   F(2x2, 3x3): G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1],  B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1],
+//                A^T = [1 1 1 0; 0 1 -1 -1]
+//   F(2x2, 2x2): G = [1 0; 1 1; 0 1],  B^T = [1 -1 0; 0 1 0; 0 -1 1],  A^T = [1 1 0; 0 1 1].
+// Summed over the input channels, the (R+1)^2 elementwise products become independent GEMMs:
+//   M[xi] [K, P] = U[xi] [K, C] * V[xi] [C, P]     P = tiles of a chunk of images
+// with U = the transformed filters and V = the transformed patches: 16 multiply-adds per 4
+// outputs and input channel instead of 36 for 3x3 (2.25x fewer GEMM flops than im2col + SGEMM),
+// 9 instead of 16 for 2x2.
 // Rounding: the transforms add and subtract at most 4 terms and halve; the result differs from
 // the direct sum by a few ulp of the largest partial sums (the tests bound it against the
 // plain-loop reference).
 //
-// Layouts: U [16][K][C]; V [16][C][P]; M [16][K][P]; tile p = j*tiles + ty*tiles_w + tx for image
+// Layouts: U [xi][K][C]; V [xi][C][P]; M [xi][K][P]; tile p = j*tiles + ty*tiles_w + tx for image
 // j of the chunk. Input planes are first copied into a zero-bordered buffer so that every tile
-// reads a full 4x4 patch without bounds checks, its columns split into even and odd ones so that
+// reads a full patch without bounds checks, its columns split into even and odd ones so that
 // each transform is a few unit-stride loops over a row of tiles.
 // Threads: the transforms split over image planes on OpenMP's threads; the GEMMs run on
 // OpenBLAS's (see conv_cpu.cpp: both share one libgomp pool).
