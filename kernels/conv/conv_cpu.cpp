@@ -253,7 +253,12 @@ void conv2d_backward_data_cpu(const ConvShape& s, const float* dy, const float* 
 void conv2d_backward_filter_cpu(const ConvShape& s, const float* x, const float* dy, float* dweight,
                                 float* dbias) {
   const int64_t rows = s.C * s.R * s.S, spatial = s.OH * s.OW;
-  if (dweight) {
+  const bool fast = conv_cpu_algorithm() == ConvCpuAlgorithm::Auto;
+  if (dweight && fast && winograd_applies(s)) {
+    conv2d_backward_filter_winograd(s, x, dy, dweight);
+  } else if (dweight && fast && polyphase_applies(s)) {
+    conv2d_backward_filter_polyphase(s, x, dy, dweight);
+  } else if (dweight) {
     ConvScratch scratch(s, true);
     for (int64_t n0 = 0; n0 < s.N; n0 += scratch.images) {
       const int64_t nb = std::min(scratch.images, s.N - n0);

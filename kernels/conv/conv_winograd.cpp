@@ -229,29 +229,39 @@ void inverse_transform_plane(const ConvShape& s, const Tiling& t, const float* m
   }
 }
 
+// V [taps][C][nb * tiles per image] of the nb images at x.
+template <int R>
+void transform_inputs(const ConvShape& s, const Tiling& t, const float* x, int64_t nb, float* v) {
+  const int64_t tiles = nb * t.per_image;
+#pragma omp parallel if (worth_threads(nb * s.C * s.H * s.W))
+  {
+    std::vector<float> scratch(static_cast<size_t>(2 * t.padded_h * t.half + Winograd<R>::kTaps * t.cols));
+#pragma omp for schedule(static)
+    for (int64_t plane = 0; plane < nb * s.C; ++plane) {
+      const int64_t j = plane / s.C, c = plane % s.C;
+      transform_plane<R>(s, t, x + plane * s.H * s.W, scratch.data(), v + c * tiles, s.C * tiles, j * t.per_image);
+    }
+  }
+}
+
+// The number of images a chunk takes: its V and M (or dM) stay under kMaxChunkFloats.
+int64_t images_per_chunk(const ConvShape& s, const Tiling& t, int64_t taps) {
+  return std::clamp<int64_t>(kMaxChunkFloats / (taps * (s.C + s.K) * t.per_image), 1, s.N);
+}
+
 template <int R>
 void winograd_forward(const ConvShape& s, const float* x, const float* weight, float* y) {
   constexpr int64_t taps = Winograd<R>::kTaps;
   constexpr int P = Winograd<R>::kPatch;
   const Tiling t = tiling_of(s);
-  const int64_t per_image_floats = taps * (s.C + s.K) * t.per_image;
-  const int64_t images = std::clamp<int64_t>(kMaxChunkFloats / per_image_floats, 1, s.N);
+  const int64_t images = images_per_chunk(s, t, taps);
   const auto u = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(taps * s.K * s.C));
   const auto v = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(taps * s.C * images * t.per_image));
   const auto m = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(taps * s.K * images * t.per_image));
   transform_filters<R>(s, weight, u.get());
   for (int64_t n0 = 0; n0 < s.N; n0 += images) {
     const int64_t nb = std::min(images, s.N - n0), tiles = nb * t.per_image;
-#pragma omp parallel if (worth_threads(nb * s.C * s.H * s.W))
-    {
-      std::vector<float> scratch(static_cast<size_t>(2 * t.padded_h * t.half + taps * t.cols));
-#pragma omp for schedule(static)
-      for (int64_t plane = 0; plane < nb * s.C; ++plane) {
-        const int64_t j = plane / s.C, c = plane % s.C;
-        transform_plane<R>(s, t, x + (n0 * s.C + plane) * s.H * s.W, scratch.data(), v.get() + c * tiles,
-                           s.C * tiles, j * t.per_image);
-      }
-    }
+    transform_inputs<R>(s, t, x + n0 * s.C * s.H * s.W, nb, v.get());
     for (int64_t xi = 0; xi < taps; ++xi)
       gemm_cpu(false, false, s.K, tiles, s.C, 1.0f, u.get() + xi * s.K * s.C, s.C, v.get() + xi * s.C * tiles, tiles,
                0.0f, m.get() + xi * s.K * tiles, tiles);
@@ -268,6 +278,124 @@ void winograd_forward(const ConvShape& s, const float* x, const float* weight, f
   }
 }
 
+// ---- the filter gradient -------------------------------------------------------------------
+// With M = sum_c U (.) V and Y = A^T M A per tile, the adjoints are dM = A dY A^T, dU[k][c] =
+// sum over tiles of dM[k] (.) V[c], and dg = G^T dU G: the same V, taps GEMMs
+//   dU[xi] [K, C] = dM[xi] [K, P] * V[xi]^T [P, C]
+// that reduce over the tiles of the whole batch (beta = 1 after the first chunk), then one small
+// transform per filter. Tiles that stick out of the output read dY = 0 there.
+
+// A applied to two values (dY along a tile row or column): the kPatch values of A dy.
+//   F(2,3): A = [1 0; 1 1; 1 -1; 0 -1];  F(2,2): A = [1 0; 1 1; 0 1].
+template <int R>
+void gradient_transform(const float* y0, const float* y1, int64_t n, float* const* out) {
+#pragma omp simd
+  for (int64_t tx = 0; tx < n; ++tx) {
+    out[0][tx] = y0[tx];
+    out[1][tx] = y0[tx] + y1[tx];
+    if constexpr (R == 3) {
+      out[2][tx] = y0[tx] - y1[tx];
+      out[3][tx] = -y1[tx];
+    } else {
+      out[2][tx] = y1[tx];
+    }
+  }
+}
+
+// dM[xi][k][p0 + tile] = (A dY A^T)[xi] for every tile of one output-gradient plane.
+// scratch: 4 * cols + 2 * kPatch * cols floats.
+template <int R>
+void gradient_transform_plane(const ConvShape& s, const Tiling& t, const float* plane, float* scratch, float* dm,
+                              int64_t stride_xi, int64_t p0) {
+  constexpr int P = Winograd<R>::kPatch;
+  const int64_t n = t.cols;
+  float* cols = scratch;         // cols[i*2 + b][tx] = dY[2ty + i][2tx + b], zero outside
+  float* h = scratch + 4 * n;    // h[i*P + j][tx] = (dY A^T)[i][j]
+  for (int64_t ty = 0; ty < t.rows; ++ty) {
+    std::fill(cols, cols + 4 * n, 0.0f);
+    for (int64_t i = 0; i < 2 && 2 * ty + i < s.OH; ++i) {
+      const float* row = plane + (2 * ty + i) * s.OW;
+      for (int64_t ow = 0; ow < s.OW; ++ow) cols[(i * 2 + ow % 2) * n + ow / 2] = row[ow];
+    }
+    for (int64_t i = 0; i < 2; ++i) {
+      float* out[P];
+      for (int j = 0; j < P; ++j) out[j] = h + (i * P + j) * n;
+      gradient_transform<R>(cols + i * 2 * n, cols + (i * 2 + 1) * n, n, out);
+    }
+    for (int j = 0; j < P; ++j) {
+      float* out[P];
+      for (int i = 0; i < P; ++i) out[i] = dm + (i * P + j) * stride_xi + p0 + ty * n;
+      gradient_transform<R>(h + j * n, h + (P + j) * n, n, out);
+    }
+  }
+}
+
+// G^T applied to kPatch values: the R values of the filter gradient.
+//   F(2,3): G^T = [1 .5 .5 0; 0 .5 -.5 0; 0 .5 .5 1];  F(2,2): G^T = [1 1 0; 0 1 1].
+template <int R>
+void filter_gradient_1d(const float* du, int64_t step, float* out) {
+  if constexpr (R == 3) {
+    out[0] = du[0] + 0.5f * (du[step] + du[2 * step]);
+    out[1] = 0.5f * (du[step] - du[2 * step]);
+    out[2] = 0.5f * (du[step] + du[2 * step]) + du[3 * step];
+  } else {
+    out[0] = du[0] + du[step];
+    out[1] = du[step] + du[2 * step];
+  }
+}
+
+// dweight[k][c] = G^T dU[k][c] G (added to dweight when accumulate).
+template <int R>
+void filter_gradients(const ConvShape& s, const float* du, bool accumulate, float* dweight) {
+  constexpr int P = Winograd<R>::kPatch;
+  for (int64_t k = 0; k < s.K; ++k)
+    for (int64_t c = 0; c < s.C; ++c) {
+      float tile[P * P];
+      for (int xi = 0; xi < P * P; ++xi) tile[xi] = du[(xi * s.K + k) * s.C + c];
+      float t[R][P];  // G^T dU
+      for (int j = 0; j < P; ++j) {
+        float col[R];
+        filter_gradient_1d<R>(tile + j, P, col);
+        for (int i = 0; i < R; ++i) t[i][j] = col[i];
+      }
+      float* g = dweight + (k * s.C + c) * R * R;
+      for (int i = 0; i < R; ++i) {  // (G^T dU) G
+        float row[R];
+        filter_gradient_1d<R>(t[i], 1, row);
+        for (int q = 0; q < R; ++q) g[i * R + q] = accumulate ? g[i * R + q] + row[q] : row[q];
+      }
+    }
+}
+
+template <int R>
+void winograd_backward_filter(const ConvShape& s, const float* x, const float* dy, bool accumulate, float* dweight) {
+  constexpr int64_t taps = Winograd<R>::kTaps;
+  constexpr int P = Winograd<R>::kPatch;
+  const Tiling t = tiling_of(s);
+  const int64_t images = images_per_chunk(s, t, taps);
+  const auto v = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(taps * s.C * images * t.per_image));
+  const auto dm = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(taps * s.K * images * t.per_image));
+  const auto du = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(taps * s.K * s.C));
+  for (int64_t n0 = 0; n0 < s.N; n0 += images) {
+    const int64_t nb = std::min(images, s.N - n0), tiles = nb * t.per_image;
+    transform_inputs<R>(s, t, x + n0 * s.C * s.H * s.W, nb, v.get());
+#pragma omp parallel if (worth_threads(nb * s.K * s.OH * s.OW))
+    {
+      std::vector<float> scratch(static_cast<size_t>((4 + 2 * P) * t.cols));
+#pragma omp for schedule(static)
+      for (int64_t plane = 0; plane < nb * s.K; ++plane) {
+        const int64_t j = plane / s.K, k = plane % s.K;
+        gradient_transform_plane<R>(s, t, dy + (n0 * s.K + plane) * s.OH * s.OW, scratch.data(),
+                                    dm.get() + k * tiles, s.K * tiles, j * t.per_image);
+      }
+    }
+    for (int64_t xi = 0; xi < taps; ++xi)
+      gemm_cpu(false, true, s.K, s.C, tiles, 1.0f, dm.get() + xi * s.K * tiles, tiles, v.get() + xi * s.C * tiles,
+               tiles, n0 == 0 ? 0.0f : 1.0f, du.get() + xi * s.K * s.C, s.C);
+  }
+  filter_gradients<R>(s, du.get(), accumulate, dweight);
+}
+
 }  // namespace
 
 bool winograd_applies(const ConvShape& s) {
@@ -281,6 +409,11 @@ bool winograd_applies(const ConvShape& s) {
 void conv2d_forward_winograd(const ConvShape& s, const float* x, const float* weight, float* y) {
   if (s.R == 3) return winograd_forward<3>(s, x, weight, y);
   winograd_forward<2>(s, x, weight, y);
+}
+
+void conv2d_backward_filter_winograd(const ConvShape& s, const float* x, const float* dy, float* dweight) {
+  if (s.R == 3) return winograd_backward_filter<3>(s, x, dy, false, dweight);
+  winograd_backward_filter<2>(s, x, dy, false, dweight);
 }
 
 // ---- 4x4 stride-2 convolutions as 2x2 stride-1 ones ----------------------------------------
@@ -408,6 +541,29 @@ void conv2d_backward_data_polyphase(const ConvShape& s, const float* dy, const f
     winograd_forward<2>(phase_gradient_shape(s, nb), dy + n0 * s.K * s.OH * s.OW, filters.get(), phases.get());
     interleave_phases(s, phases.get(), nb, dx + n0 * s.C * s.H * s.W);
   }
+}
+
+// The filter gradient of the 2x2 convolution over the phase planes, [K, 4C, 2, 2], holds every tap
+// of the 4x4 one once: dW[k][c][2i + 1 - a][2j + 1 - b] = dW'[k][4c + 2a + b][i][j].
+void conv2d_backward_filter_polyphase(const ConvShape& s, const float* x, const float* dy, float* dweight) {
+  const int64_t plane_floats = 4 * s.C * (s.OH + 1) * (s.OW + 1);
+  const int64_t images = std::clamp<int64_t>(kMaxChunkFloats / plane_floats, 1, s.N);
+  const auto phases = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(images * plane_floats));
+  const auto gradient = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(s.K * 4 * s.C * 4));
+  for (int64_t n0 = 0; n0 < s.N; n0 += images) {
+    const int64_t nb = std::min(images, s.N - n0);
+    phase_planes(s, x + n0 * s.C * s.H * s.W, nb, phases.get());
+    winograd_backward_filter<2>(polyphase_shape(s, nb), phases.get(), dy + n0 * s.K * s.OH * s.OW, n0 > 0,
+                                gradient.get());
+  }
+  for (int64_t k = 0; k < s.K; ++k)
+    for (int64_t c = 0; c < s.C; ++c)
+      for (int64_t a = 0; a < 2; ++a)
+        for (int64_t b = 0; b < 2; ++b)
+          for (int64_t i = 0; i < 2; ++i)
+            for (int64_t j = 0; j < 2; ++j)
+              dweight[((k * s.C + c) * 4 + 2 * i + 1 - a) * 4 + 2 * j + 1 - b] =
+                  gradient[(((k * s.C + c) * 4 + a * 2 + b) * 2 + i) * 2 + j];
 }
 
 void conv2d_forward_polyphase(const ConvShape& s, const float* x, const float* weight, float* y) {

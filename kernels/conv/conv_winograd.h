@@ -11,12 +11,16 @@ namespace fer {
 bool winograd_applies(const ConvShape& s);
 // y [N,K,OH,OW] = conv(x, weight), without bias; s must satisfy winograd_applies.
 void conv2d_forward_winograd(const ConvShape& s, const float* x, const float* weight, float* y);
+// dweight [K,C,R,S] = the filter gradient (overwritten), without dbias; s as above.
+void conv2d_backward_filter_winograd(const ConvShape& s, const float* x, const float* dy, float* dweight);
 
 // 4x4 filters, stride 2, padding 1 (the encoder's and D_img's layers, the decoder's adjoints), run
 // as a 2x2 stride-1 convolution over the 4C phase planes of x, when there are at least 64 output
 // positions and that convolution satisfies winograd_applies.
 bool polyphase_applies(const ConvShape& s);
 void conv2d_forward_polyphase(const ConvShape& s, const float* x, const float* weight, float* y);
+// Their filter gradient (overwritten), where polyphase_applies.
+void conv2d_backward_filter_polyphase(const ConvShape& s, const float* x, const float* dy, float* dweight);
 // Their backward-data (the decoder's forwards): one 2x2 padding-1 convolution of dy into the 4C
 // phase planes of dx, interleaved; where there are at least 256 output positions and that
 // convolution satisfies winograd_applies.
