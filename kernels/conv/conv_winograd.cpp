@@ -103,9 +103,10 @@ void split_padded_plane(const ConvShape& s, const Tiling& t, const float* plane,
   std::fill(even, even + t.padded_h * t.half, 0.0f);
   std::fill(odd, odd + t.padded_h * t.half, 0.0f);
   const int64_t rows = std::min(s.H, t.padded_h - s.pad), cols = std::min(s.W, t.padded_w - s.pad);
-  // Padded column 2t (even[t]) holds input column 2t - pad, 2t + 1 (odd[t]) holds 2t + 1 - pad.
-  const int64_t even_lo = (s.pad + 1) / 2, even_hi = (cols + s.pad - 1) / 2 + 1;
-  const int64_t odd_lo = s.pad / 2, odd_hi = (cols + s.pad - 2) / 2 + 1;
+  // Padded column 2t (even[t]) holds input column 2t - pad, 2t + 1 (odd[t]) holds 2t + 1 - pad;
+  // the bounds keep those inside [0, cols).
+  const int64_t even_lo = (s.pad + 1) / 2, even_hi = (cols + s.pad + 1) / 2;
+  const int64_t odd_lo = s.pad / 2, odd_hi = (cols + s.pad) / 2;
   for (int64_t ih = 0; ih < rows; ++ih) {
     const float* in = plane + ih * s.W;
     float* e = even + (ih + s.pad) * t.half;
@@ -194,6 +195,17 @@ void transform_plane(const ConvShape& s, const Tiling& t, const float* plane, fl
   }
 }
 
+// out[2j] = even[j], out[2j + 1] = odd[j] for out[0, width).
+void interleave(const float* even, const float* odd, int64_t width, float* out) {
+  const int64_t pairs = width / 2;
+#pragma omp simd
+  for (int64_t j = 0; j < pairs; ++j) {
+    out[2 * j] = even[j];
+    out[2 * j + 1] = odd[j];
+  }
+  if (width % 2 == 1) out[width - 1] = even[pairs];
+}
+
 // One output plane (filter k of an image) from its tiles' M values: Y = A^T m A, clipped to
 // OH x OW. scratch: 2 * kPatch * cols + 4 * cols floats.
 template <int R>
@@ -214,18 +226,8 @@ void inverse_transform_plane(const ConvShape& s, const Tiling& t, const float* m
       for (int j = 0; j < P; ++j) a[j] = r + (i * P + j) * n;
       output_transform<R>(a, n, y + i * 2 * n, y + (i * 2 + 1) * n);
     }
-    for (int i = 0; i < 2 && 2 * ty + i < s.OH; ++i) {  // interleave the tiles' two columns
-      float* out = plane + (2 * ty + i) * s.OW;
-      const float* left = y + i * 2 * n;
-      const float* right = left + n;
-      const int64_t pairs = s.OW / 2;
-#pragma omp simd
-      for (int64_t tx = 0; tx < pairs; ++tx) {
-        out[2 * tx] = left[tx];
-        out[2 * tx + 1] = right[tx];
-      }
-      if (s.OW % 2 == 1) out[s.OW - 1] = left[pairs];
-    }
+    for (int i = 0; i < 2 && 2 * ty + i < s.OH; ++i)  // the tiles' left and right columns
+      interleave(y + i * 2 * n, y + (i * 2 + 1) * n, s.OW, plane + (2 * ty + i) * s.OW);
   }
 }
 
@@ -451,16 +453,21 @@ void phase_planes(const ConvShape& s, const float* x, int64_t images, float* pha
   }
 }
 
-// w_ab: [K, 4C, 2, 2].
-void phase_filters(const ConvShape& s, const float* weight, float* phases) {
+// Calls f(phase, tap) for each of the 16 K*C taps: w_ab [K, 4C, 2, 2] at `phase` is w at `tap`.
+template <typename F>
+void for_each_phase_tap(const ConvShape& s, F&& f) {
   for (int64_t k = 0; k < s.K; ++k)
     for (int64_t c = 0; c < s.C; ++c)
       for (int64_t a = 0; a < 2; ++a)
         for (int64_t b = 0; b < 2; ++b)
           for (int64_t i = 0; i < 2; ++i)
             for (int64_t j = 0; j < 2; ++j)
-              phases[(((k * s.C + c) * 4 + a * 2 + b) * 2 + i) * 2 + j] =
-                  weight[((k * s.C + c) * 4 + 2 * i + 1 - a) * 4 + 2 * j + 1 - b];
+              f((((k * s.C + c) * 4 + a * 2 + b) * 2 + i) * 2 + j, ((k * s.C + c) * 4 + 2 * i + 1 - a) * 4 + 2 * j + 1 - b);
+}
+
+// w_ab: [K, 4C, 2, 2].
+void phase_filters(const ConvShape& s, const float* weight, float* phases) {
+  for_each_phase_tap(s, [&](int64_t phase, int64_t tap) { phases[phase] = weight[tap]; });
 }
 
 }  // namespace
@@ -508,14 +515,7 @@ void interleave_phases(const ConvShape& s, const float* phases, int64_t images, 
       const int64_t i = row / 2, a = row % 2;
       const float* even = phases + (p * 4 + a * 2) * plane + (i + a) * pw;  // b = 0: column 2j from out[j]
       const float* odd = even + plane + 1;                                  // b = 1: column 2j + 1 from out[j + 1]
-      float* r = out + row * s.W;
-      const int64_t pairs = s.W / 2;
-#pragma omp simd
-      for (int64_t j = 0; j < pairs; ++j) {
-        r[2 * j] = even[j];
-        r[2 * j + 1] = odd[j];
-      }
-      if (s.W % 2 == 1) r[s.W - 1] = even[pairs];
+      interleave(even, odd, s.W, out + row * s.W);
     }
   }
 }
@@ -556,14 +556,7 @@ void conv2d_backward_filter_polyphase(const ConvShape& s, const float* x, const 
     winograd_backward_filter<2>(polyphase_shape(s, nb), phases.get(), dy + n0 * s.K * s.OH * s.OW, n0 > 0,
                                 gradient.get());
   }
-  for (int64_t k = 0; k < s.K; ++k)
-    for (int64_t c = 0; c < s.C; ++c)
-      for (int64_t a = 0; a < 2; ++a)
-        for (int64_t b = 0; b < 2; ++b)
-          for (int64_t i = 0; i < 2; ++i)
-            for (int64_t j = 0; j < 2; ++j)
-              dweight[((k * s.C + c) * 4 + 2 * i + 1 - a) * 4 + 2 * j + 1 - b] =
-                  gradient[(((k * s.C + c) * 4 + a * 2 + b) * 2 + i) * 2 + j];
+  for_each_phase_tap(s, [&](int64_t phase, int64_t tap) { dweight[tap] = gradient[phase]; });
 }
 
 void conv2d_forward_polyphase(const ConvShape& s, const float* x, const float* weight, float* y) {
