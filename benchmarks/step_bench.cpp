@@ -158,7 +158,8 @@ void print_profile(std::ostream& out, const StepReport& r) {
   out << header;
   double in_kernels = 0;
   for (const profiler::Row& row : r.profile) {
-    print_profile_line(out, row.detail.empty() ? row.op : row.op + " " + row.detail, static_cast<double>(row.calls) / steps, row.total_ms / steps, r.profiled_step_ms);
+    const std::string name = row.detail.empty() ? row.op : row.op + " " + row.detail;
+    print_profile_line(out, name, static_cast<double>(row.calls) / steps, row.total_ms / steps, r.profiled_step_ms);
     in_kernels += row.total_ms / steps;
   }
   print_profile_line(out, "(outside the kernels)", 0, r.profiled_step_ms - in_kernels, r.profiled_step_ms);

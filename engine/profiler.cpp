@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <map>
+#include <utility>
 
 namespace fer::profiler {
 namespace {
@@ -54,12 +55,12 @@ std::vector<Row> rows() {
 }
 
 void Detail::set(std::string detail) {
-  state().detail = std::move(detail);
+  outer_ = std::exchange(state().detail, std::move(detail));
   set_ = true;
 }
 
 Detail::~Detail() {
-  if (set_) state().detail.clear();
+  if (set_) state().detail = std::move(outer_);
 }
 
 Scope::Scope(const char* op) {

@@ -32,8 +32,9 @@ bool enabled();
 // The rows recorded since start(), the most expensive first.
 std::vector<Row> rows();
 
-// Names the shape of the dispatches made while it lives; `describe` (returning std::string) is
-// only called while the profiler is on.
+// Names the shape of the dispatches made while it lives (the innermost one wins; the outer one's
+// name comes back when it ends); `describe` (returning std::string) is only called while the
+// profiler is on.
 class Detail {
  public:
   template <typename F>
@@ -47,6 +48,7 @@ class Detail {
  private:
   void set(std::string detail);
   bool set_ = false;
+  std::string outer_;  // the detail before this one
 };
 
 // Times one dispatch of `op` while the profiler is on (FER_DISPATCH declares one).

@@ -2,6 +2,7 @@
 // names convolutions by shape, counts a nested dispatch towards the outer one only, and starts
 // afresh.
 #include <algorithm>
+#include <set>
 
 #include "engine/ops.h"
 #include "engine/random.h"
@@ -67,6 +68,23 @@ TEST_CASE("profiler counts a dispatch nested in a timed one towards the outer on
   REQUIRE(rows.size() == 1);
   REQUIRE(rows[0].op == "outer");
   REQUIRE(rows[0].calls == 1);
+}
+
+TEST_CASE("profiler names a dispatch by the innermost live detail, and the outer one after it", "[cpu]") {
+  profiler::start();
+  {
+    const profiler::Detail outer([] { return std::string("outer shape"); });
+    {
+      const profiler::Detail inner([] { return std::string("inner shape"); });
+      const profiler::Scope scope("kernel");
+    }
+    const profiler::Scope scope("kernel");
+  }
+  { const profiler::Scope scope("kernel"); }
+  profiler::stop();
+  std::set<std::string> details;
+  for (const profiler::Row& row : profiler::rows()) details.insert(row.detail);
+  REQUIRE(details == std::set<std::string>{"inner shape", "outer shape", ""});
 }
 
 TEST_CASE("profiler waits for the device around each timed kernel", "[cpu]") {
