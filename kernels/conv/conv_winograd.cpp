@@ -524,8 +524,8 @@ void interleave_phases(const ConvShape& s, const float* phases, int64_t images, 
 
 bool polyphase_backward_data_applies(const ConvShape& s) {
   // From 16x16 outputs on (measured in the stage-1 step, 1 thread: the 32x32 -> 16x16 layers
-  // 1.15-1.25x faster, the 16x16 -> 8x8 ones 1.05x slower: the interleave pass over dx and the
-  // transformed filters weigh more where the planes are small).
+  // 1.15-1.25x faster, the 16x16 -> 8x8 ones 1.01-1.13x slower: the interleave pass over dx and
+  // the transformed filters weigh more where the planes are small).
   return s.stride == 2 && s.R == 4 && s.S == 4 && s.pad == 1 && s.OH * s.OW >= 256 &&
          winograd_applies(phase_gradient_shape(s, s.N));
 }
