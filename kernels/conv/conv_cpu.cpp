@@ -184,10 +184,11 @@ void forward_by_im2col(const ConvShape& s, const float* x, const float* weight, 
   }
 }
 
-}  // namespace
-
-namespace {
 std::atomic<ConvCpuAlgorithm> g_algorithm{ConvCpuAlgorithm::Auto};
+
+// Whether Winograd and the phase planes may be taken where they apply.
+bool fast_algorithms() { return g_algorithm.load() == ConvCpuAlgorithm::Auto; }
+
 }  // namespace
 
 void set_conv_cpu_algorithm(ConvCpuAlgorithm algorithm) { g_algorithm.store(algorithm); }
@@ -195,7 +196,7 @@ ConvCpuAlgorithm conv_cpu_algorithm() { return g_algorithm.load(); }
 
 void conv2d_forward_cpu(const ConvShape& s, const float* x, const float* weight, const float* bias,
                         float* y) {
-  const bool fast = conv_cpu_algorithm() == ConvCpuAlgorithm::Auto;
+  const bool fast = fast_algorithms();
   if (fast && winograd_applies(s))
     conv2d_forward_winograd(s, x, weight, y);
   else if (fast && polyphase_applies(s))
@@ -221,7 +222,7 @@ ConvShape backward_data_adjoint(const ConvShape& s) {
 bool backward_data_as_forward(const ConvShape& s) {
   if (s.stride != 1 || s.R != s.S || s.pad > s.R - 1) return false;
   return (s.C >= s.K && s.C > 1) ||
-         (conv_cpu_algorithm() == ConvCpuAlgorithm::Auto && winograd_applies(backward_data_adjoint(s)));
+         (fast_algorithms() && winograd_applies(backward_data_adjoint(s)));
 }
 
 void backward_data_by_forward(const ConvShape& s, const float* dy, const float* weight, float* dx) {
@@ -237,7 +238,7 @@ void backward_data_by_forward(const ConvShape& s, const float* dy, const float* 
 
 void conv2d_backward_data_cpu(const ConvShape& s, const float* dy, const float* weight, float* dx) {
   if (backward_data_as_forward(s)) return backward_data_by_forward(s, dy, weight, dx);
-  if (conv_cpu_algorithm() == ConvCpuAlgorithm::Auto && polyphase_backward_data_applies(s))
+  if (fast_algorithms() && polyphase_backward_data_applies(s))
     return conv2d_backward_data_polyphase(s, dy, weight, dx);
   const int64_t rows = s.C * s.R * s.S, spatial = s.OH * s.OW;
   ConvScratch scratch(s, false);
@@ -253,7 +254,7 @@ void conv2d_backward_data_cpu(const ConvShape& s, const float* dy, const float* 
 void conv2d_backward_filter_cpu(const ConvShape& s, const float* x, const float* dy, float* dweight,
                                 float* dbias) {
   const int64_t rows = s.C * s.R * s.S, spatial = s.OH * s.OW;
-  const bool fast = conv_cpu_algorithm() == ConvCpuAlgorithm::Auto;
+  const bool fast = fast_algorithms();
   if (dweight && fast && winograd_applies(s)) {
     conv2d_backward_filter_winograd(s, x, dy, dweight);
   } else if (dweight && fast && polyphase_applies(s)) {
