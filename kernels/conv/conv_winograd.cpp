@@ -21,9 +21,12 @@
 // j of the chunk. Input planes are first copied into a zero-bordered buffer so that every tile
 // reads a full patch without bounds checks, its columns split into even and odd ones so that
 // each transform is a few unit-stride loops over a row of tiles.
-// Threads: the transforms split over image planes on OpenMP's threads; the GEMMs run on
-// OpenBLAS's (see conv_cpu.cpp: both share one libgomp pool).
+// Threads: the transforms split over image planes on OpenMP's threads, the taps' GEMMs over
+// OpenMP's threads too, one whole GEMM per thread (OpenBLAS, called inside a parallel region, runs
+// on the calling thread; see conv_cpu.cpp: both share one libgomp pool).
 #include "kernels/conv/conv_winograd.h"
+
+#include <omp.h>
 
 #include <algorithm>
 #include <cstring>
@@ -264,6 +267,10 @@ void winograd_forward(const ConvShape& s, const float* x, const float* weight, f
   for (int64_t n0 = 0; n0 < s.N; n0 += images) {
     const int64_t nb = std::min(images, s.N - n0), tiles = nb * t.per_image;
     transform_inputs<R>(s, t, x + n0 * s.C * s.H * s.W, nb, v.get());
+    // One GEMM per thread at a time: inside a parallel region OpenBLAS runs on the calling
+    // thread, so the taps' small GEMMs do not each pay a team's start and barrier (2 threads:
+    // the stage-2 step 3% faster).
+#pragma omp parallel for schedule(dynamic) if (omp_get_max_threads() > 1)
     for (int64_t xi = 0; xi < taps; ++xi)
       gemm_cpu(false, false, s.K, tiles, s.C, 1.0f, u.get() + xi * s.K * s.C, s.C, v.get() + xi * s.C * tiles, tiles,
                0.0f, m.get() + xi * s.K * tiles, tiles);
@@ -391,6 +398,7 @@ void winograd_backward_filter(const ConvShape& s, const float* x, const float* d
                                     dm.get() + k * tiles, s.K * tiles, j * t.per_image);
       }
     }
+#pragma omp parallel for schedule(dynamic) if (omp_get_max_threads() > 1)  // as in winograd_forward
     for (int64_t xi = 0; xi < taps; ++xi)
       gemm_cpu(false, true, s.K, s.C, tiles, 1.0f, dm.get() + xi * s.K * tiles, tiles, v.get() + xi * s.C * tiles,
                tiles, n0 == 0 ? 0.0f : 1.0f, du.get() + xi * s.K * s.C, s.C);
