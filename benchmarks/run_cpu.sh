@@ -6,7 +6,7 @@
 # comparison.json and comparison.md (ratios fer/PyTorch) into the output folder.
 # --repeat R runs the pair R times, alternating fer and PyTorch, and reports the median of each
 # measure over the repeats, with the range of the R paired ratios (on a shared VM one process
-# can run 10-15% slower than the next; the range shows how much).
+# can run up to 20% slower than the next; the range shows how much).
 #
 #   benchmarks/run_cpu.sh [--build DIR] [--threads T] [--batch B] [--steps N] [--warmup N]
 #                         [--repeat R] [--out DIR] [--kernels]

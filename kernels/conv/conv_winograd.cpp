@@ -40,7 +40,8 @@ namespace fer {
 
 namespace {
 
-// The chunk's V and M together stay under this many floats (16 MiB) unless one image needs more.
+// A chunk's V and M together, and a chunk of phase planes, stay under this many floats (16 MiB)
+// unless one image needs more.
 constexpr int64_t kMaxChunkFloats = int64_t(1) << 22;
 
 // F(2x2, RxR): 2x2 output tiles from (R+1)x(R+1) patches, R = 2 or 3.
@@ -435,6 +436,15 @@ void conv2d_backward_filter_winograd(const ConvShape& s, const float* x, const f
 
 namespace {
 
+// The encoder's, D_img's and (as adjoints) the decoder's convolutions: 4x4, stride 2, padding 1.
+bool is_k4_s2_p1(const ConvShape& s) { return s.stride == 2 && s.R == 4 && s.S == 4 && s.pad == 1; }
+
+// Floats of one image's 4C phase planes, and how many images a chunk of them takes.
+int64_t phase_plane_floats(const ConvShape& s) { return 4 * s.C * (s.OH + 1) * (s.OW + 1); }
+int64_t phase_images_per_chunk(const ConvShape& s) {
+  return std::clamp<int64_t>(kMaxChunkFloats / phase_plane_floats(s), 1, s.N);
+}
+
 ConvShape polyphase_shape(const ConvShape& s, int64_t images) {
   return conv_shape(images, 4 * s.C, s.OH + 1, s.OW + 1, s.K, 2, 2, 1, 0);
 }
@@ -484,7 +494,7 @@ bool polyphase_applies(const ConvShape& s) {
   // From 8x8 outputs on (16 tiles per image); on 4x4 outputs the transformed filters, 9/4 the
   // size of the weight, cost more than the flops saved (measured in the stage-1 step, 1 thread:
   // D_img's 8x8 -> 4x4 layer 1.3x slower, the 32x32 -> 16x16 and 16x16 -> 8x8 ones 1.1-1.25x faster).
-  return s.stride == 2 && s.R == 4 && s.S == 4 && s.pad == 1 && s.OH * s.OW >= 64 &&
+  return is_k4_s2_p1(s) && s.OH * s.OW >= 64 &&
          winograd_applies(polyphase_shape(s, s.N));
 }
 
@@ -534,13 +544,12 @@ bool polyphase_backward_data_applies(const ConvShape& s) {
   // From 16x16 outputs on (measured in the stage-1 step, 1 thread: the 32x32 -> 16x16 layers
   // 1.15-1.25x faster, the 16x16 -> 8x8 ones 1.01-1.13x slower: the interleave pass over dx and
   // the transformed filters weigh more where the planes are small).
-  return s.stride == 2 && s.R == 4 && s.S == 4 && s.pad == 1 && s.OH * s.OW >= 256 &&
+  return is_k4_s2_p1(s) && s.OH * s.OW >= 256 &&
          winograd_applies(phase_gradient_shape(s, s.N));
 }
 
 void conv2d_backward_data_polyphase(const ConvShape& s, const float* dy, const float* weight, float* dx) {
-  const int64_t plane_floats = 4 * s.C * (s.OH + 1) * (s.OW + 1);
-  const int64_t images = std::clamp<int64_t>(kMaxChunkFloats / plane_floats, 1, s.N);
+  const int64_t plane_floats = phase_plane_floats(s), images = phase_images_per_chunk(s);
   const auto filters = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(4 * s.C * s.K * 4));
   const auto phases = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(images * plane_floats));
   phase_gradient_filters(s, weight, filters.get());
@@ -554,8 +563,7 @@ void conv2d_backward_data_polyphase(const ConvShape& s, const float* dy, const f
 // The filter gradient of the 2x2 convolution over the phase planes, [K, 4C, 2, 2], holds every tap
 // of the 4x4 one once: dW[k][c][2i + 1 - a][2j + 1 - b] = dW'[k][4c + 2a + b][i][j].
 void conv2d_backward_filter_polyphase(const ConvShape& s, const float* x, const float* dy, float* dweight) {
-  const int64_t plane_floats = 4 * s.C * (s.OH + 1) * (s.OW + 1);
-  const int64_t images = std::clamp<int64_t>(kMaxChunkFloats / plane_floats, 1, s.N);
+  const int64_t plane_floats = phase_plane_floats(s), images = phase_images_per_chunk(s);
   const auto phases = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(images * plane_floats));
   const auto gradient = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(s.K * 4 * s.C * 4));
   for (int64_t n0 = 0; n0 < s.N; n0 += images) {
@@ -568,8 +576,7 @@ void conv2d_backward_filter_polyphase(const ConvShape& s, const float* x, const 
 }
 
 void conv2d_forward_polyphase(const ConvShape& s, const float* x, const float* weight, float* y) {
-  const int64_t plane_floats = 4 * s.C * (s.OH + 1) * (s.OW + 1);
-  const int64_t images = std::clamp<int64_t>(kMaxChunkFloats / plane_floats, 1, s.N);
+  const int64_t plane_floats = phase_plane_floats(s), images = phase_images_per_chunk(s);
   const auto filters = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(s.K * 4 * s.C * 4));
   const auto phases = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(images * plane_floats));
   phase_filters(s, weight, filters.get());
