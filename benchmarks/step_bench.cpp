@@ -85,6 +85,7 @@ StepReport run_step_benchmark(const StepBenchOptions& o) {
   const fs::path dir = fs::temp_directory_path() / (std::string("fer_bench_step_") + std::to_string(::getpid()));
   const int64_t rss_before = peak_rss_bytes();
   backend.reset_peak_memory();
+  Storage::reset_peak_live_bytes();
 
   std::vector<double> ms, cpu_ms;
   double profiled_ms = 0;
@@ -127,6 +128,7 @@ StepReport run_step_benchmark(const StepBenchOptions& o) {
   std::sort(cpu_ms.begin(), cpu_ms.end());
   r.median_cpu_ms = cpu_ms[cpu_ms.size() / 2];
   r.images_per_s = static_cast<double>(o.batch) / (r.median_ms / 1000);
+  r.peak_tensor_bytes = Storage::peak_live_bytes();
   if (o.device == "cpu") {
     r.peak_memory_bytes = peak_rss_bytes() - rss_before;
     r.memory_measure = "peak_rss_growth";
@@ -172,7 +174,8 @@ void print_step_report(std::ostream& out, const StepReport& r) {
       << r.threads << " threads, " << r.options.steps << " steps after " << r.options.warmup << " warm-up\n"
       << "  median " << r.median_ms << " ms (min " << r.min_ms << ", max " << r.max_ms << "), CPU time "
       << r.median_cpu_ms << " ms, " << r.images_per_s
-      << " images/s, " << r.memory_measure << " " << static_cast<double>(r.peak_memory_bytes) / (1 << 20) << " MiB\n";
+      << " images/s, " << r.memory_measure << " " << static_cast<double>(r.peak_memory_bytes) / (1 << 20)
+      << " MiB (tensors at their peak " << static_cast<double>(r.peak_tensor_bytes) / (1 << 20) << " MiB)\n";
   if (r.options.profile) print_profile(out, r);
 }
 
@@ -180,7 +183,7 @@ nlohmann::json step_report_json(const StepReport& r) {
   nlohmann::json j = {{"stage", r.options.stage},     {"batch", r.options.batch},         {"device", r.options.device},
           {"steps", r.options.steps},     {"warmup", r.options.warmup},       {"image_size", r.options.image_size},
           {"threads", r.threads},         {"median_ms", r.median_ms},         {"min_ms", r.min_ms},
-          {"max_ms", r.max_ms},           {"median_cpu_ms", r.median_cpu_ms},           {"images_per_s", r.images_per_s},   {"peak_memory_bytes", r.peak_memory_bytes},
+          {"max_ms", r.max_ms},           {"median_cpu_ms", r.median_cpu_ms},           {"images_per_s", r.images_per_s},   {"peak_memory_bytes", r.peak_memory_bytes}, {"peak_tensor_bytes", r.peak_tensor_bytes},
           {"memory_measure", r.memory_measure}, {"cpu_conv", r.options.cpu_conv}};
   if (!r.options.profile) return j;
   nlohmann::json rows = nlohmann::json::array();

@@ -42,6 +42,9 @@ struct StepReport {
   double images_per_s = 0;     // real images of the batch per second
   int64_t peak_memory_bytes = 0;
   std::string memory_measure;  // "peak_rss_growth" | "device_peak_allocated"
+  // The most bytes the tensors held at once (Storage::peak_live_bytes; without kernel scratch,
+  // allocator caches and, on the CPU, the process's other memory).
+  int64_t peak_tensor_bytes = 0;
   // With options.profile: the kernels' rows summed over the profiled steps, and the mean wall
   // time of one profiled step.
   std::vector<profiler::Row> profile;

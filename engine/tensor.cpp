@@ -158,22 +158,30 @@ void* pinned_alloc_bytes([[maybe_unused]] size_t bytes, Device backend) {
 
 std::atomic<int64_t> g_live_storages{0};
 std::atomic<int64_t> g_live_storage_bytes{0};
+std::atomic<int64_t> g_peak_live_storage_bytes{0};
 std::atomic<int64_t> g_pinned_storages_created{0};
+
+// Counts a new storage's bytes as live and raises the peak if they set one.
+void count_live(size_t bytes) {
+  ++g_live_storages;
+  const int64_t live = g_live_storage_bytes += static_cast<int64_t>(bytes);
+  int64_t peak = g_peak_live_storage_bytes.load();
+  while (live > peak && !g_peak_live_storage_bytes.compare_exchange_weak(peak, live)) {
+  }
+}
 
 }  // namespace
 
 Storage::Storage(size_t bytes, Device device) : bytes_(bytes), device_(device) {
   data_ = alloc_bytes(bytes, device);
-  ++g_live_storages;
-  g_live_storage_bytes += static_cast<int64_t>(bytes);
+  count_live(bytes);
 }
 
 Storage::Storage(size_t bytes, Device backend, PinnedTag)
     : bytes_(bytes), device_(Device::CPU), pinned_for_(backend) {
   fence_ = make_copy_fence(backend);  // first: an event failing leaves no buffer behind
   data_ = pinned_alloc_bytes(bytes, backend);
-  ++g_live_storages;
-  g_live_storage_bytes += static_cast<int64_t>(bytes);
+  count_live(bytes);
   ++g_pinned_storages_created;
 }
 
@@ -186,6 +194,8 @@ std::shared_ptr<Storage> Storage::pinned(size_t bytes, Device backend) {
 int64_t Storage::live_count() { return g_live_storages.load(); }
 int64_t Storage::live_bytes() { return g_live_storage_bytes.load(); }
 int64_t Storage::pinned_created() { return g_pinned_storages_created.load(); }
+int64_t Storage::peak_live_bytes() { return g_peak_live_storage_bytes.load(); }
+void Storage::reset_peak_live_bytes() { g_peak_live_storage_bytes = g_live_storage_bytes.load(); }
 
 void Storage::wait_for_copies() const {
   if (fence_) fence_->wait();

@@ -42,6 +42,10 @@ class Storage {
   // training loops do not leak.
   static int64_t live_count();
   static int64_t live_bytes();
+  // The most bytes live at once since the last reset_peak_live_bytes() (all devices): what the
+  // tensors of a training step hold at their peak, apart from kernels' scratch and the allocator.
+  static int64_t peak_live_bytes();
+  static void reset_peak_live_bytes();
 
   // Page-locked host memory from the runtime of `backend` (cuda or cuda-sim): device() is cpu,
   // and Tensor::to_async copies from it to `backend` without waiting. The data loader stages its
