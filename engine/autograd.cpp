@@ -28,7 +28,17 @@ void record(Tensor& output, const char* name, std::vector<Tensor> inputs, Backwa
   if (!needs_graph(inputs)) return;
   auto node = std::make_shared<Node>();
   node->name = name;
-  node->inputs = std::move(inputs);
+  node->edges.reserve(inputs.size());
+  for (const Tensor& input : inputs) {
+    Edge edge;
+    edge.requires_grad = input.defined() && input.requires_grad();
+    if (edge.requires_grad) {
+      edge.producer = input.grad_fn();
+      if (!edge.producer) edge.leaf = input;
+      edge.shape = input.shape();
+    }
+    node->edges.push_back(std::move(edge));
+  }
   node->backward = std::move(backward);
   output.set_grad_fn(std::move(node));
 }
@@ -44,10 +54,9 @@ std::vector<std::shared_ptr<Node>> topological_order(const std::shared_ptr<Node>
   std::vector<std::pair<std::shared_ptr<Node>, size_t>> stack{{root, 0}};
   while (!stack.empty()) {
     auto& [node, next_input] = stack.back();
-    if (next_input < node->inputs.size()) {
-      const Tensor& input = node->inputs[next_input++];
-      if (!input.defined() || !input.grad_fn()) continue;
-      const std::shared_ptr<Node>& child = input.grad_fn();
+    if (next_input < node->edges.size()) {
+      const std::shared_ptr<Node>& child = node->edges[next_input++].producer;
+      if (!child) continue;
       if (visited.insert(child.get()).second) stack.push_back({child, 0});
     } else {
       order.push_back(node);
@@ -88,27 +97,27 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
     FER_CHECK(node->backward) << "backward through " << node->name
                               << " a second time: the graph was freed by the first backward";
     std::vector<bool> needs;
-    for (const Tensor& input : node->inputs) needs.push_back(input.defined() && input.requires_grad());
+    for (const Edge& edge : node->edges) needs.push_back(edge.requires_grad);
     std::vector<Tensor> grads = node->backward(grad, needs);
-    FER_CHECK(grads.size() == node->inputs.size())
+    FER_CHECK(grads.size() == node->edges.size())
         << node->name << ": backward returned " << grads.size() << " gradients for "
-        << node->inputs.size() << " inputs";
+        << node->edges.size() << " inputs";
     for (size_t i = 0; i < grads.size(); ++i) {
       if (!needs[i] || !grads[i].defined()) continue;
-      const Tensor& input = node->inputs[i];
-      FER_CHECK(grads[i].shape() == input.shape())
+      const Edge& edge = node->edges[i];
+      FER_CHECK(grads[i].shape() == edge.shape)
           << node->name << ": gradient of input " << i << " has shape " << shape_str(grads[i].shape())
-          << ", the input has " << shape_str(input.shape());
-      if (Node* producer = input.grad_fn().get()) {
+          << ", the input has " << shape_str(edge.shape);
+      if (Node* producer = edge.producer.get()) {
         auto [slot, inserted] = pending.try_emplace(producer, grads[i]);
         if (!inserted) slot->second = add(slot->second, grads[i]);
       } else {
-        accumulate_leaf_grad(input, grads[i]);
+        accumulate_leaf_grad(edge.leaf, grads[i]);
       }
     }
     // Release saved tensors now: memory stays flat over a training loop.
     node->backward = nullptr;
-    node->inputs.clear();
+    node->edges.clear();
   }
 }
 

@@ -54,12 +54,6 @@ Tensor binary(BinaryOp op, const char* name, const Tensor& a, const Tensor& b) {
   return out;
 }
 
-// Which saved tensor a unary backward reads (the other is not kept alive).
-bool backward_reads_output(UnaryOp op) { return op == UnaryOp::Tanh || op == UnaryOp::Sigmoid; }
-bool backward_reads_input(UnaryOp op) {
-  return op == UnaryOp::Relu || op == UnaryOp::LeakyRelu || op == UnaryOp::Clamp;
-}
-
 template <typename T>
 const T* data_or_null(const Tensor& t) {
   return t.defined() ? t.data<T>() : nullptr;
@@ -69,8 +63,9 @@ Tensor unary(UnaryOp op, UnaryParams p, const char* name, const Tensor& x) {
   FER_CHECK(x.defined()) << name << ": undefined input";
   Tensor y = Tensor::empty_like(x);
   FER_DISPATCH(x.device(), x.dtype(), unary_forward, op, p, x.numel(), x.data<T>(), y.data<T>());
-  const Tensor x_saved = backward_reads_input(op) ? x : Tensor();
-  const Tensor y_saved = backward_reads_output(op) ? y.detach() : Tensor();
+  // Only the tensor the derivative reads is kept alive (kernels/elementwise/elementwise.h).
+  const Tensor x_saved = unary_backward_reads_input(op, p) ? x : Tensor();
+  const Tensor y_saved = unary_backward_reads_output(op, p) ? y.detach() : Tensor();
   record(y, name, {x}, [op, p, x_saved, y_saved](const Tensor& g, const std::vector<bool>&) -> std::vector<Tensor> {
     Tensor gx = Tensor::empty_like(g);
     FER_DISPATCH(g.device(), g.dtype(), unary_backward, op, p, g.numel(), data_or_null<T>(x_saved),

@@ -45,12 +45,13 @@ void unary_backward_range(UnaryOp op, UnaryParams p, const T* x, const T* y, con
                           int64_t begin, int64_t end) {
   const T a = static_cast<T>(p.a);
   const T b = static_cast<T>(p.b);
+  const T* sign = unary_backward_reads_output(op, p) ? y : x;  // relu, leaky relu: same sign
   switch (op) {
     case UnaryOp::Affine: return map_range(gy, gx, begin, end, [=](T g) { return a * g; });
     case UnaryOp::Relu:
-      return zip_range(x, gy, gx, begin, end, [](T v, T g) { return v > 0 ? g : T(0); });
+      return zip_range(sign, gy, gx, begin, end, [](T v, T g) { return v > 0 ? g : T(0); });
     case UnaryOp::LeakyRelu:
-      return zip_range(x, gy, gx, begin, end, [=](T v, T g) { return v > 0 ? g : a * g; });
+      return zip_range(sign, gy, gx, begin, end, [=](T v, T g) { return v > 0 ? g : a * g; });
     case UnaryOp::Tanh:
       return zip_range(y, gy, gx, begin, end, [](T out, T g) { return g * (T(1) - out * out); });
     case UnaryOp::Sigmoid:

@@ -159,12 +159,13 @@ struct AffineBackward {
   float a;
   __device__ float operator()(int64_t, float g) const { return a * g; }
 };
+// Relu and leaky relu take x or y, whichever unary_backward_reads_output names: the same sign.
 struct ReluBackward {
-  __device__ float operator()(float x, float g) const { return x > 0 ? g : 0.0f; }
+  __device__ float operator()(float v, float g) const { return v > 0 ? g : 0.0f; }
 };
 struct LeakyReluBackward {
   float slope;
-  __device__ float operator()(float x, float g) const { return x > 0 ? g : slope * g; }
+  __device__ float operator()(float v, float g) const { return v > 0 ? g : slope * g; }
 };
 struct TanhBackward {
   __device__ float operator()(float y, float g) const { return g * (1.0f - y * y); }
@@ -377,14 +378,15 @@ void unary_forward_cuda(UnaryOp op, UnaryParams p, int64_t n, const float* x, fl
 void unary_backward_cuda(UnaryOp op, UnaryParams p, int64_t n, const float* x, const float* y,
                          const float* grad_y, float* grad_x) {
   const float a = static_cast<float>(p.a), b = static_cast<float>(p.b);
-  const bool reads_y = op == UnaryOp::Tanh || op == UnaryOp::Sigmoid;
+  const bool reads_y = unary_backward_reads_output(op, p);
   FER_CHECK(op == UnaryOp::Affine || (reads_y ? y : x) != nullptr)
       << "unary_backward: the derivative of this op reads " << (reads_y ? "y" : "x") << ", which is null (n=" << n
       << ")";
+  const float* sign = reads_y ? y : x;  // relu, leaky relu: y and x have the same sign
   switch (op) {
     case UnaryOp::Affine: return map(n, grad_y, grad_x, AffineBackward{a});
-    case UnaryOp::Relu: return zip(n, x, grad_y, grad_x, ReluBackward{});
-    case UnaryOp::LeakyRelu: return zip(n, x, grad_y, grad_x, LeakyReluBackward{a});
+    case UnaryOp::Relu: return zip(n, sign, grad_y, grad_x, ReluBackward{});
+    case UnaryOp::LeakyRelu: return zip(n, sign, grad_y, grad_x, LeakyReluBackward{a});
     case UnaryOp::Tanh: return zip(n, y, grad_y, grad_x, TanhBackward{});
     case UnaryOp::Sigmoid: return zip(n, y, grad_y, grad_x, SigmoidBackward{});
     case UnaryOp::Clamp: return zip(n, x, grad_y, grad_x, ClampBackward{a, b});

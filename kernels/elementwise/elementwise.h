@@ -29,7 +29,17 @@ struct UnaryParams {
 template <typename T>
 void unary_forward_ref(UnaryOp op, UnaryParams p, int64_t n, const T* x, T* y);
 void unary_forward_cpu(UnaryOp op, UnaryParams p, int64_t n, const float* x, float* y);
-// grad_x = grad_y * f'(x); tanh and sigmoid read y (the forward output), the others read x.
+// grad_x = grad_y * f'(x), computed from the forward output y where y tells f'(x): tanh and
+// sigmoid; relu and leaky relu with a positive slope, whose y > 0 exactly where x > 0 (so autograd
+// keeps the output, which the next layer keeps anyway, and lets the input go). Leaky relu with a
+// slope <= 0 and clamp read x; affine reads neither. The other pointer may be null.
+inline bool unary_backward_reads_output(UnaryOp op, UnaryParams p) {
+  return op == UnaryOp::Tanh || op == UnaryOp::Sigmoid || op == UnaryOp::Relu ||
+         (op == UnaryOp::LeakyRelu && p.a > 0);
+}
+inline bool unary_backward_reads_input(UnaryOp op, UnaryParams p) {
+  return op != UnaryOp::Affine && !unary_backward_reads_output(op, p);
+}
 template <typename T>
 void unary_backward_ref(UnaryOp op, UnaryParams p, int64_t n, const T* x, const T* y,
                         const T* grad_y, T* grad_x);

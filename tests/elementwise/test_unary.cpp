@@ -21,6 +21,8 @@ struct Named {
 const std::vector<Named> kActivations = {
     {"relu", [](const Tensor& x) { return relu(x); }, [](double v) { return v > 0 ? v : 0.0; }},
     {"leaky_relu", [](const Tensor& x) { return leaky_relu(x, 0.2); }, [](double v) { return v > 0 ? v : 0.2 * v; }},
+    // A negative slope: the backward must read x, since y no longer has x's sign.
+    {"leaky_relu(-0.3)", [](const Tensor& x) { return leaky_relu(x, -0.3); }, [](double v) { return v > 0 ? v : -0.3 * v; }},
     {"tanh", [](const Tensor& x) { return fer::tanh(x); }, [](double v) { return std::tanh(v); }},
     {"sigmoid", [](const Tensor& x) { return sigmoid(x); }, [](double v) { return 1 / (1 + std::exp(-v)); }},
     {"clamp", [](const Tensor& x) { return clamp(x, -0.5, 0.25); }, [](double v) { return std::min(std::max(v, -0.5), 0.25); }},
@@ -77,6 +79,37 @@ TEST_CASE("relu/leaky_relu/tanh/sigmoid/clamp/affine cpu path matches the float 
     unary_backward_ref<float>(op, p, n, x.data<float>(), y_ref.data<float>(), g.data<float>(), gx_ref.data<float>());
     REQUIRE_CLOSE(gx, gx_ref, 0, 0);
   }
+}
+
+TEST_CASE("relu and leaky relu (slope > 0) backward read only y, so autograd lets their input go", "[cpu]") {
+  const int64_t n = 1001;
+  const Tensor x = random_tensor({n}, 17, -3, 3);
+  const Tensor g = random_tensor({n}, 18, -1, 1);
+  for (const auto& [op, p] : std::vector<std::pair<UnaryOp, UnaryParams>>{{UnaryOp::Relu, {}},
+                                                                          {UnaryOp::LeakyRelu, {0.2, 0}}}) {
+    REQUIRE(unary_backward_reads_output(op, p));
+    REQUIRE_FALSE(unary_backward_reads_input(op, p));
+    Tensor y = Tensor::empty({n}), gx = Tensor::empty({n});
+    unary_forward_ref<float>(op, p, n, x.data<float>(), y.data<float>());
+    unary_backward_ref<float>(op, p, n, nullptr, y.data<float>(), g.data<float>(), gx.data<float>());
+    std::vector<float> from_x(static_cast<size_t>(n));  // the derivative written from x
+    for (int64_t i = 0; i < n; ++i) {
+      const float gi = g.data<float>()[i];
+      from_x[static_cast<size_t>(i)] = x.data<float>()[i] > 0 ? gi : static_cast<float>(p.a) * gi;
+    }
+    REQUIRE(gx.to_vector() == from_x);
+  }
+  REQUIRE(unary_backward_reads_input(UnaryOp::LeakyRelu, {-0.3, 0}));
+  REQUIRE(unary_backward_reads_input(UnaryOp::Clamp, {-1, 1}));
+
+  // Engine level: the product below is held by nothing but relu's graph node.
+  const Tensor leaf = random_tensor({64, 64}, 19, -1, 1).set_requires_grad();
+  const int64_t before = Storage::live_bytes();
+  const Tensor out = relu(leaf * 2.0);
+  REQUIRE(Storage::live_bytes() - before == 64 * 64 * static_cast<int64_t>(sizeof(float)));  // out only
+  sum(out).backward();
+  REQUIRE_CLOSE(leaf.grad(), Tensor::from_vector(apply(leaf, [](double v) { return v > 0 ? 2.0 : 0.0; }), {64, 64}),
+                0, 0);
 }
 
 TEST_CASE("clamp rejects lo > hi", "[cpu]") {
