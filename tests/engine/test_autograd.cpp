@@ -1,5 +1,5 @@
-// The autograd engine: accumulation, detach, no_grad, freed graphs, deep graphs, no leaks, and
-// argument errors naming the shapes.
+// The autograd engine: accumulation, detach, no_grad, freed graphs, what a graph keeps alive,
+// requires-grad fixed at record time, deep graphs, no leaks, and argument errors naming the shapes.
 #include "engine/nn/layers.h"
 #include "engine/optim/optimizer.h"
 #include "tests/support/compare.h"
@@ -97,6 +97,34 @@ TEST_CASE("autograd training loop of 1000 steps keeps live storage constant (no 
   // The counter can see a leak: a kept graph holds storages.
   const Tensor kept = fer::cross_entropy(net(x), labels);
   REQUIRE(fer::Storage::live_count() > count);
+}
+
+TEST_CASE("autograd keeps a graph's interior tensors only where a backward captured them", "[cpu]") {
+  Tensor x = param({1.0, -2.0, 3.0, -4.0}, {4});
+  const int64_t before = fer::Storage::live_bytes();
+  // Of the three results below only tanh's stays alive: its backward reads its output, while the
+  // backwards of the scalar multiply and add read nothing, so their outputs go once consumed.
+  const Tensor y = fer::tanh((x * 3.0) + 1.0);
+  REQUIRE(fer::Storage::live_bytes() - before == 4 * static_cast<int64_t>(sizeof(double)));  // y alone
+  fer::sum(y).backward();
+  std::vector<double> expected;
+  for (double v : {1.0, -2.0, 3.0, -4.0}) expected.push_back(3.0 * (1.0 - std::pow(std::tanh(3.0 * v + 1.0), 2)));
+  REQUIRE_CLOSE(x.grad(), Tensor::from_vector(expected, {4}), 1e-12, 0);
+}
+
+TEST_CASE("autograd fixes requires-grad when an op runs: a module frozen for a forward gets no gradient", "[cpu]") {
+  // As the generator's step through a frozen discriminator: freeze, forward, unfreeze, backward.
+  Tensor w = param({0.5, -1.5}, {2});
+  Tensor x = param({2.0, 4.0}, {2});
+  w.set_requires_grad(false);
+  const Tensor loss = fer::sum(x * w);
+  w.set_requires_grad(true);
+  loss.backward();
+  REQUIRE(!w.grad().defined());             // no gradient for the weight frozen at the time
+  REQUIRE_CLOSE(x.grad(), w.detach(), 0, 0);  // the input's gradient flows through it
+  // An op recorded while w required grad does give it a gradient.
+  fer::sum(x * w).backward();
+  REQUIRE_CLOSE(w.grad(), x.detach(), 0, 0);
 }
 
 TEST_CASE("autograd errors name both shapes on mismatches", "[cpu]") {
