@@ -1,6 +1,7 @@
 // max_pool2d, avg_pool2d, global_avg_pool on the cpu: hand-computed cases, gradient checks in
 // float64 at odd sizes with stride != kernel and padding, and the optimized path against the
 // reference.
+#include "kernels/pool/pool.h"
 #include "tests/support/compare.h"
 #include "tests/support/cpu_vs_ref.h"
 
@@ -44,6 +45,23 @@ TEST_CASE("max_pool2d gradients match finite differences", "[cpu]") {
 TEST_CASE("max_pool2d cpu path matches the reference", "[cpu]") {
   auto f = [](const std::vector<Tensor>& in) { return max_pool2d(in[0], 3, 2, 1); };
   REQUIRE_CPU_MATCHES_REF(f, (std::vector<Tensor>{random_param({3, 5, 13, 11}, 3)}), 1e-6, 1e-6);
+  // 2x2 windows with stride 2 (the recognizer's): odd sizes leave a last row and column outside
+  // every window, whose gradient must come out zero.
+  auto pool2 = [](const std::vector<Tensor>& in) { return max_pool2d(in[0], 2, 2); };
+  REQUIRE_CPU_MATCHES_REF(pool2, (std::vector<Tensor>{random_param({3, 5, 13, 11}, 4)}), 1e-6, 1e-6);
+  REQUIRE_CPU_MATCHES_REF(pool2, (std::vector<Tensor>{random_param({2, 64, 32, 32}, 5)}), 1e-6, 1e-6);
+}
+
+TEST_CASE("max_pool2d 2x2 cpu backward routes ties to the first maximum of each window, as the reference", "[cpu]") {
+  // Windows of four equal values, of a maximum tied across the rows, and of one maximum.
+  const std::vector<float> x = {1, 1, 0, 5, 2, 9, 1, 1, 0, 5, 2, 9, 7, 3, 3, 7, 7, 7, 3, 4, 3, 4, 7, 7};
+  const PoolShape s{1, 1, 4, 6, 2, 2, 0, 2, 3};
+  const std::vector<float> dy = {1, 2, 3, 4, 5, 6};
+  std::vector<float> dx(x.size()), dx_ref(x.size());
+  max_pool2d_backward_cpu(x.data(), dy.data(), dx.data(), s);
+  max_pool2d_backward_ref<float>(x.data(), dy.data(), dx_ref.data(), s);
+  REQUIRE(dx == dx_ref);
+  REQUIRE(dx == std::vector<float>{1, 0, 0, 2, 0, 3, 0, 0, 0, 0, 0, 0, 4, 0, 0, 5, 6, 0, 0, 0, 0, 0, 0, 0});
 }
 
 TEST_CASE("avg_pool2d counts padding as zeros", "[cpu]") {
