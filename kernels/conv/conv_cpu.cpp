@@ -18,7 +18,10 @@
 //   backward-filter: col = im2col(x);  dW (+)= dy col^T over the chunks (overwrites dW overall);
 //                    one product per image when an image has >= kLongReduction output positions
 // Threads: SGEMM runs on OpenBLAS's threads, and im2col (over rows) and col2im (over image
-// planes) on OpenMP's. CMake links OpenBLAS's OpenMP build, so both share one libgomp pool; with
+// planes) on OpenMP's. Two exceptions, for layers whose products are too narrow for that split:
+// a forward with at least 4 chunks per thread gives each thread whole chunks (its own scratch,
+// im2col and a one-thread SGEMM), and a filter gradient of at most 64 Ki elements is summed from
+// one partial per thread over slices of the batch (chunks_per_thread, small_filter_per_thread). CMake links OpenBLAS's OpenMP build, so both share one libgomp pool; with
 // the pthreads build, OpenMP workers spin-waiting after a loop starved the next GEMM's threads
 // (measured on 2 cores: convolutions 3-8x slower).
 // Vectorization: the innermost loops of im2col/col2im step through a row with the convolution's
@@ -29,6 +32,8 @@
 #include <cstring>
 #include <memory>
 #include <type_traits>
+
+#include <omp.h>
 
 #include "kernels/conv/conv.h"
 #include "kernels/conv/conv_winograd.h"
@@ -170,17 +175,36 @@ const float* dy_as_chunk(const ConvShape& s, const float* dy_nchw, int64_t nb, C
 
 namespace {
 
-void forward_by_im2col(const ConvShape& s, const float* x, const float* weight, float* y) {
+// Whether a call's chunks go to the threads whole (each thread one chunk at a time, with its own
+// scratch; im2col and SGEMM inside it run on that thread) instead of splitting each chunk's
+// im2col and SGEMM over the threads. Taken with at least 4 chunks per thread: the layers with
+// large planes and few channels (the recognizer's 32 -> 32 at 64x64, the C = 1 first layers),
+// whose per-image products are too small for OpenBLAS's split (measured at 2 threads, stage-2
+// step: the 64x64 layer's forward 1.17x and the encoder's first forward 2.5x SLOWER than at 1).
+bool chunks_per_thread(int64_t chunks) {
+  const int threads = omp_get_max_threads();
+  return threads > 1 && !omp_in_parallel() && chunks >= 4 * threads;
+}
+
+void forward_chunk(const ConvShape& s, const float* x, const float* weight, float* y, int64_t n0,
+                   ConvScratch& scratch) {
   const int64_t rows = s.C * s.R * s.S, spatial = s.OH * s.OW;
-  ConvScratch scratch(s, false);
-  for (int64_t n0 = 0; n0 < s.N; n0 += scratch.images) {
-    const int64_t nb = std::min(scratch.images, s.N - n0);
-    float* y0 = y + n0 * s.K * spatial;
-    float* out = nb == 1 ? y0 : scratch.chunk.get();
-    im2col(s, x + n0 * s.C * s.H * s.W, nb, scratch.col.get());
-    gemm_cpu(false, false, s.K, nb * spatial, rows, 1.0f, weight, rows, scratch.col.get(), nb * spatial,
-             0.0f, out, nb * spatial);
-    if (nb > 1) chunk_to_nchw(s.K, nb, spatial, out, y0);
+  const int64_t nb = std::min(scratch.images, s.N - n0);
+  float* y0 = y + n0 * s.K * spatial;
+  float* out = nb == 1 ? y0 : scratch.chunk.get();
+  im2col(s, x + n0 * s.C * s.H * s.W, nb, scratch.col.get());
+  gemm_cpu(false, false, s.K, nb * spatial, rows, 1.0f, weight, rows, scratch.col.get(), nb * spatial, 0.0f, out,
+           nb * spatial);
+  if (nb > 1) chunk_to_nchw(s.K, nb, spatial, out, y0);
+}
+
+void forward_by_im2col(const ConvShape& s, const float* x, const float* weight, float* y) {
+  const int64_t images = images_per_chunk(s, false), chunks = (s.N + images - 1) / images;
+#pragma omp parallel if (chunks_per_thread(chunks))
+  {
+    ConvScratch scratch(s, false);
+#pragma omp for schedule(static)
+    for (int64_t chunk = 0; chunk < chunks; ++chunk) forward_chunk(s, x, weight, y, chunk * images, scratch);
   }
 }
 
@@ -251,32 +275,77 @@ void conv2d_backward_data_cpu(const ConvShape& s, const float* dy, const float* 
   }
 }
 
+namespace {
+
+// dW over the N images of s (overwritten), im2col chunk by chunk.
+void filter_gradient_by_im2col(const ConvShape& s, const float* x, const float* dy, float* dweight) {
+  const int64_t rows = s.C * s.R * s.S, spatial = s.OH * s.OW;
+  ConvScratch scratch(s, true);
+  for (int64_t n0 = 0; n0 < s.N; n0 += scratch.images) {
+    const int64_t nb = std::min(scratch.images, s.N - n0);
+    im2col(s, x + n0 * s.C * s.H * s.W, nb, scratch.col.get());
+    // The first product overwrites dW, the others add to it.
+    if (spatial >= kLongReduction) {  // one product per image: dy is used in place
+      for (int64_t j = 0; j < nb; ++j)
+        gemm_cpu(false, true, s.K, rows, spatial, 1.0f, dy + (n0 + j) * s.K * spatial, spatial,
+                 scratch.col.get() + j * spatial, nb * spatial, n0 + j == 0 ? 0.0f : 1.0f, dweight, rows);
+    } else {  // one product per chunk, on a copy of dy in the chunk's layout
+      const float* dy_chunk = dy_as_chunk(s, dy + n0 * s.K * spatial, nb, scratch);
+      gemm_cpu(false, true, s.K, rows, nb * spatial, 1.0f, dy_chunk, nb * spatial, scratch.col.get(), nb * spatial,
+               n0 == 0 ? 0.0f : 1.0f, dweight, rows);
+    }
+  }
+}
+
+// Filter gradients of at most this many elements are summed from one partial per thread, each
+// over a slice of the batch: their products (K rows, C*R*S columns, a reduction over the images'
+// positions) are too narrow for OpenBLAS to split (measured at 2 threads, stage-2 step: the
+// recognizer's first layer, dW [32, 9], 1.8x SLOWER than at 1 thread), and the partials are small.
+constexpr int64_t kPerThreadFilterElements = int64_t(1) << 16;
+
+bool small_filter_per_thread(const ConvShape& s) {
+  const int threads = omp_get_max_threads();
+  return threads > 1 && !omp_in_parallel() && s.N >= 2 * threads && s.K * s.C * s.R * s.S <= kPerThreadFilterElements;
+}
+
+// Thread t takes images [N*t/T, N*(t+1)/T) into its own partial; the partials are then added in
+// thread order (the same sum for the same thread count).
+void filter_gradient_per_thread(const ConvShape& s, const float* x, const float* dy, float* dweight) {
+  const int64_t elements = s.K * s.C * s.R * s.S, threads = omp_get_max_threads();
+  const auto partials = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(threads * elements));
+#pragma omp parallel num_threads(static_cast<int>(threads))
+  {
+    const int64_t t = omp_get_thread_num(), team = omp_get_num_threads();
+    const int64_t n0 = s.N * t / team, n1 = s.N * (t + 1) / team;
+    ConvShape slice = s;
+    slice.N = n1 - n0;
+    float* partial = partials.get() + t * elements;
+    if (slice.N > 0) {
+      filter_gradient_by_im2col(slice, x + n0 * s.C * s.H * s.W, dy + n0 * s.K * s.OH * s.OW, partial);
+    } else {
+      std::fill(partial, partial + elements, 0.0f);
+    }
+  }
+  std::copy(partials.get(), partials.get() + elements, dweight);
+  for (int64_t t = 1; t < threads; ++t)
+    for (int64_t i = 0; i < elements; ++i) dweight[i] += partials[t * elements + i];
+}
+
+}  // namespace
+
 void conv2d_backward_filter_cpu(const ConvShape& s, const float* x, const float* dy, float* dweight,
                                 float* dbias) {
-  const int64_t rows = s.C * s.R * s.S, spatial = s.OH * s.OW;
   const bool fast = fast_algorithms();
   if (dweight && fast && winograd_applies(s)) {
     conv2d_backward_filter_winograd(s, x, dy, dweight);
   } else if (dweight && fast && polyphase_applies(s)) {
     conv2d_backward_filter_polyphase(s, x, dy, dweight);
+  } else if (dweight && small_filter_per_thread(s)) {
+    filter_gradient_per_thread(s, x, dy, dweight);
   } else if (dweight) {
-    ConvScratch scratch(s, true);
-    for (int64_t n0 = 0; n0 < s.N; n0 += scratch.images) {
-      const int64_t nb = std::min(scratch.images, s.N - n0);
-      im2col(s, x + n0 * s.C * s.H * s.W, nb, scratch.col.get());
-      // The first product overwrites dW, the others add to it.
-      if (spatial >= kLongReduction) {  // one product per image: dy is used in place
-        for (int64_t j = 0; j < nb; ++j)
-          gemm_cpu(false, true, s.K, rows, spatial, 1.0f, dy + (n0 + j) * s.K * spatial, spatial,
-                   scratch.col.get() + j * spatial, nb * spatial, n0 + j == 0 ? 0.0f : 1.0f, dweight, rows);
-      } else {  // one product per chunk, on a copy of dy in the chunk's layout
-        const float* dy_chunk = dy_as_chunk(s, dy + n0 * s.K * spatial, nb, scratch);
-        gemm_cpu(false, true, s.K, rows, nb * spatial, 1.0f, dy_chunk, nb * spatial, scratch.col.get(),
-                 nb * spatial, n0 == 0 ? 0.0f : 1.0f, dweight, rows);
-      }
-    }
+    filter_gradient_by_im2col(s, x, dy, dweight);
   }
-  channel_sums(s.N, s.K, spatial, dy, dbias);
+  channel_sums(s.N, s.K, s.OH * s.OW, dy, dbias);
 }
 
 }  // namespace fer

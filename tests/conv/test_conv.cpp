@@ -2,6 +2,8 @@
 // gradient checks in float64 at odd sizes (stride 1/2/3, padding 0/1/2, output_padding, non-square
 // kernels and images), the im2col path against the loops (one chunk, several chunks with a
 // remainder, one image per chunk: see images_per_chunk in conv_cpu.cpp), and the shape errors.
+#include <omp.h>
+
 #include <vector>
 
 #include "kernels/conv/conv.h"
@@ -144,6 +146,23 @@ TEST_CASE("conv2d cpu path matches the reference, forward and backward", "[cpu]"
     }
   }
   fer::set_conv_cpu_algorithm(fer::ConvCpuAlgorithm::Auto);
+}
+
+TEST_CASE("conv2d cpu path splits whole chunks and filter-gradient slices over 3 threads, as the reference", "[cpu]") {
+  // 3 threads split 13 images unevenly. 48x48 outputs are one image per chunk, 13 chunks: the
+  // forward (and the backward-data, a forward here) hands whole chunks to the threads; the small
+  // filter gradients sum one partial per thread over slices of 4, 4 and 5 (or 2, 2, 3) images.
+  const std::vector<ConvCase> cases{
+      {{13, 3, 48, 48}, {4, 3, 3, 3}, 1, 1, 0, true},
+      {{7, 1, 33, 31}, {5, 1, 4, 4}, 2, 1, 0, true},  // C = 1: the whole batch in one chunk
+  };
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(3);
+  for (const ConvCase& c : cases) {
+    INFO("x " << shape_str(c.x) << ", w " << shape_str(c.w));
+    REQUIRE_CPU_MATCHES_REF(conv2d_of(c), inputs_of(c, c.w[0]), 1e-4, 1e-4);
+  }
+  omp_set_num_threads(threads);
 }
 
 TEST_CASE("conv_transpose2d cpu path matches the reference, forward and backward", "[cpu]") {
