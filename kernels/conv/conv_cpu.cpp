@@ -313,9 +313,11 @@ bool small_filter_per_thread(const ConvShape& s) {
 void filter_gradient_per_thread(const ConvShape& s, const float* x, const float* dy, float* dweight) {
   const int64_t elements = s.K * s.C * s.R * s.S, threads = omp_get_max_threads();
   const auto partials = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(threads * elements));
+  int64_t team_size = 1;  // the runtime may give fewer threads than asked for
 #pragma omp parallel num_threads(static_cast<int>(threads))
   {
     const int64_t t = omp_get_thread_num(), team = omp_get_num_threads();
+    if (t == 0) team_size = team;
     const int64_t n0 = s.N * t / team, n1 = s.N * (t + 1) / team;
     ConvShape slice = s;
     slice.N = n1 - n0;
@@ -327,7 +329,7 @@ void filter_gradient_per_thread(const ConvShape& s, const float* x, const float*
     }
   }
   std::copy(partials.get(), partials.get() + elements, dweight);
-  for (int64_t t = 1; t < threads; ++t)
+  for (int64_t t = 1; t < team_size; ++t)
     for (int64_t i = 0; i < elements; ++i) dweight[i] += partials[t * elements + i];
 }
 
