@@ -21,9 +21,10 @@
 // planes) on OpenMP's. Two exceptions, for layers whose products are too narrow for that split:
 // a forward with at least 4 chunks per thread gives each thread whole chunks (its own scratch,
 // im2col and a one-thread SGEMM), and a filter gradient of at most 64 Ki elements is summed from
-// one partial per thread over slices of the batch (chunks_per_thread, small_filter_per_thread). CMake links OpenBLAS's OpenMP build, so both share one libgomp pool; with
-// the pthreads build, OpenMP workers spin-waiting after a loop starved the next GEMM's threads
-// (measured on 2 cores: convolutions 3-8x slower).
+// one partial per thread over slices of the batch (chunks_per_thread, small_filter_per_thread).
+// CMake links OpenBLAS's OpenMP build, so both share one libgomp pool; with the pthreads build,
+// OpenMP workers spin-waiting after a loop starved the next GEMM's threads (measured on 2 cores:
+// convolutions 3-8x slower).
 // Vectorization: the innermost loops of im2col/col2im step through a row with the convolution's
 // stride; with_static_stride makes strides 1 and 2 compile-time constants so that they become
 // plain (vectorized) copies and adds instead of scalar index arithmetic.
@@ -320,13 +321,9 @@ void filter_gradient_per_thread(const ConvShape& s, const float* x, const float*
     if (t == 0) team_size = team;
     const int64_t n0 = s.N * t / team, n1 = s.N * (t + 1) / team;
     ConvShape slice = s;
-    slice.N = n1 - n0;
-    float* partial = partials.get() + t * elements;
-    if (slice.N > 0) {
-      filter_gradient_by_im2col(slice, x + n0 * s.C * s.H * s.W, dy + n0 * s.K * s.OH * s.OW, partial);
-    } else {
-      std::fill(partial, partial + elements, 0.0f);
-    }
+    slice.N = n1 - n0;  // >= 2: N >= 2 * threads (small_filter_per_thread)
+    filter_gradient_by_im2col(slice, x + n0 * s.C * s.H * s.W, dy + n0 * s.K * s.OH * s.OW,
+                              partials.get() + t * elements);
   }
   std::copy(partials.get(), partials.get() + elements, dweight);
   for (int64_t t = 1; t < team_size; ++t)
