@@ -149,11 +149,12 @@ TEST_CASE("conv2d cpu path matches the reference, forward and backward", "[cpu]"
 }
 
 TEST_CASE("conv2d cpu path splits whole chunks and filter-gradient slices over 3 threads, as the reference", "[cpu]") {
-  // 3 threads split 13 images unevenly. 48x48 outputs are one image per chunk, 13 chunks: the
-  // forward (and the backward-data, a forward here) hands whole chunks to the threads; the small
-  // filter gradients sum one partial per thread over slices of 4, 4 and 5 (or 2, 2, 3) images.
+  // 3 threads split the images unevenly. 48x48 outputs are one image per chunk, 13 chunks: the
+  // forward (and the backward-data, a forward since C >= K) hands whole chunks to the threads;
+  // the small filter gradients sum one partial per thread over slices of 4, 4 and 5 (or 2, 2, 3)
+  // images.
   const std::vector<ConvCase> cases{
-      {{13, 3, 48, 48}, {4, 3, 3, 3}, 1, 1, 0, true},
+      {{13, 4, 48, 48}, {4, 4, 3, 3}, 1, 1, 0, true},
       {{7, 1, 33, 31}, {5, 1, 4, 4}, 2, 1, 0, true},  // C = 1: the whole batch in one chunk
   };
   const int threads = omp_get_max_threads();
