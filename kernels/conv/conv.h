@@ -6,7 +6,8 @@
 // Versions:
 //   _ref<T>  direct loops, one loop nest per direction (the readable reference; float, double).
 //   _cpu     im2col + OpenBLAS SGEMM over chunks of images (conv_cpu.cpp says how the chunk is
-//            sized and how the work is split over threads).
+//            sized and how the work is split over threads), or where faster Winograd / phase
+//            planes (conv_winograd.h) or direct AVX2 3x3 kernels (conv_direct.h).
 // Backward: every gradient OVERWRITES its output (dx, dweight, dbias); autograd sums them. A
 // nullptr dweight or dbias is skipped.
 //
@@ -51,8 +52,9 @@ void conv2d_backward_filter_ref(const ConvShape& s, const T* x, const T* dy, T* 
 void conv2d_forward_cpu(const ConvShape& s, const float* x, const float* weight, const float* bias,
                         float* y);
 // The algorithm of the CPU path's forwards (and of the backward-datas that run as forwards):
-// Auto takes Winograd or the phase planes where they apply (conv_winograd.h) and im2col + SGEMM
-// elsewhere; Im2col always takes im2col + SGEMM. Process-wide, default Auto; for benchmarks
+// Auto takes Winograd or the phase planes where they apply (conv_winograd.h), the direct AVX2
+// kernels for the other 3x3 stride-1 convolutions (conv_direct.h), and im2col + SGEMM elsewhere;
+// Im2col always takes im2col + SGEMM. Process-wide, default Auto; for benchmarks
 // (`fer bench kernels` times both) and side-by-side measurements.
 enum class ConvCpuAlgorithm { Auto, Im2col };
 void set_conv_cpu_algorithm(ConvCpuAlgorithm algorithm);

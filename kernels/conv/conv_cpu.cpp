@@ -1,5 +1,6 @@
 // The optimized CPU convolution: im2col / col2im + OpenBLAS SGEMM, and the choice of the
-// Winograd and phase-plane algorithms (conv_winograd.h) where they are faster.
+// Winograd and phase-plane algorithms (conv_winograd.h) and of the direct AVX2 3x3 kernels
+// (conv_direct.h) where they are faster.
 //
 // Images are processed in chunks of nb images. A chunk's column buffer is
 //   col [C*R*S, nb*OH*OW]: row (c, r, q), column (j, oh, ow) = x[n0+j, c, oh*st-pad+r, ow*st-pad+q]
@@ -10,13 +11,15 @@
 // differs from NCHW [nb, K, OH*OW] only when nb > 1; then one copy of OH*OW-long runs converts it
 // (cheap next to a GEMM with C*R*S-long dot products).
 //   forward:         col = im2col(x);  y = W col;  Winograd for 3x3 stride 1, phase planes for 4x4
-//                    stride 2 (where conv_winograd.h says they apply)
+//                    stride 2 (where conv_winograd.h says they apply), the direct kernels for
+//                    the other 3x3 stride-1 ones (below Winograd's C * K)
 //   backward-data:   col = W^T dy;     dx = col2im(col)      (overwrites dx); stride 1 with C >= K
 //                    (or where its adjoint is a Winograd forward): the forward of dy with the
 //                    flipped, transposed filters (backward_data_as_forward); 4x4 stride 2: the
 //                    phase planes' backward-data
 //   backward-filter: col = im2col(x);  dW (+)= dy col^T over the chunks (overwrites dW overall);
-//                    one product per image when an image has >= kLongReduction output positions
+//                    one product per image when an image has >= kLongReduction output positions;
+//                    Winograd, phase planes and direct kernels where the forward takes them
 // Threads: SGEMM runs on OpenBLAS's threads, and im2col (over rows) and col2im (over image
 // planes) on OpenMP's. Two exceptions, for layers whose products are too narrow for that split:
 // a forward with at least 4 chunks per thread gives each thread whole chunks (its own scratch,
@@ -37,6 +40,7 @@
 #include <omp.h>
 
 #include "kernels/conv/conv.h"
+#include "kernels/conv/conv_direct.h"
 #include "kernels/conv/conv_winograd.h"
 #include "kernels/elementwise/parallel.h"
 #include "kernels/gemm/gemm.h"
@@ -224,6 +228,8 @@ void conv2d_forward_cpu(const ConvShape& s, const float* x, const float* weight,
   const bool fast = fast_algorithms();
   if (fast && winograd_applies(s))
     conv2d_forward_winograd(s, x, weight, y);
+  else if (fast && direct_applies(s))
+    conv2d_forward_direct(s, x, weight, y);
   else if (fast && polyphase_applies(s))
     conv2d_forward_polyphase(s, x, weight, y);
   else
@@ -301,7 +307,8 @@ void filter_gradient_by_im2col(const ConvShape& s, const float* x, const float* 
 // Filter gradients of at most this many elements are summed from one partial per thread, each
 // over a slice of the batch: their products (K rows, C*R*S columns, a reduction over the images'
 // positions) are too narrow for OpenBLAS to split (measured at 2 threads, stage-2 step: the
-// recognizer's first layer, dW [32, 9], 1.8x SLOWER than at 1 thread), and the partials are small.
+// recognizer's first layer, dW [32, 9], 1.8x SLOWER than at 1 thread, before the direct kernels
+// took it; the encoder's first layer, dW [64, 16], is one), and the partials are small.
 constexpr int64_t kPerThreadFilterElements = int64_t(1) << 16;
 
 bool small_filter_per_thread(const ConvShape& s) {
@@ -337,6 +344,8 @@ void conv2d_backward_filter_cpu(const ConvShape& s, const float* x, const float*
   const bool fast = fast_algorithms();
   if (dweight && fast && winograd_applies(s)) {
     conv2d_backward_filter_winograd(s, x, dy, dweight);
+  } else if (dweight && fast && direct_applies(s)) {
+    conv2d_backward_filter_direct(s, x, dy, dweight);
   } else if (dweight && fast && polyphase_applies(s)) {
     conv2d_backward_filter_polyphase(s, x, dy, dweight);
   } else if (dweight && small_filter_per_thread(s)) {

@@ -118,6 +118,13 @@ TEST_CASE("conv2d cpu path matches the reference, forward and backward", "[cpu]"
                                                          // C >= K: backward-data as a forward conv
       {{3, 4, 10, 9}, {7, 4, 3, 3}, 1, 1, 0, true},      // C < K: backward-data through col2im
       {{5, 1, 17, 16}, {6, 1, 3, 3}, 1, 1, 0, true},     // C = 1 (the first layer)
+      // The direct AVX2 3x3 kernels (C * K below Winograd's): output widths 49 (two 24-column
+      // blocks + a 1-column one), 25 and 16 (a masked 2-vector block, a full one), K = 9, 5, 3
+      // (register blocks of 4 channels with 3, 1, 3 unused), row groups of 8 with remainders,
+      // paddings 1, 0 and 2 (backward-data as a forward with paddings 1, 2, 0):
+      {{3, 3, 27, 49}, {9, 3, 3, 3}, 1, 1, 0, true},
+      {{2, 5, 12, 27}, {5, 5, 3, 3}, 1, 0, 0, false},
+      {{2, 6, 7, 14}, {3, 6, 3, 3}, 1, 2, 0, true},
       {{2, 131, 63, 65}, {2, 131, 3, 3}, 1, 1, 0, true}, // over the column budget: 1 image per chunk
       {{3, 5, 9, 11}, {6, 5, 4, 4}, 2, 1, 0, true},      // the whole batch in one chunk
       {{3, 2, 11, 7}, {4, 2, 5, 2}, 2, 2, 0, false},   // padding wider than the kernel's reach
@@ -148,21 +155,27 @@ TEST_CASE("conv2d cpu path matches the reference, forward and backward", "[cpu]"
   fer::set_conv_cpu_algorithm(fer::ConvCpuAlgorithm::Auto);
 }
 
-TEST_CASE("conv2d cpu path splits whole chunks and filter-gradient slices over 3 threads, as the reference", "[cpu]") {
-  // 3 threads split the images unevenly. 48x48 outputs are one image per chunk, 13 chunks: the
-  // forward (and the backward-data, a forward since C >= K) hands whole chunks to the threads;
-  // the small filter gradients sum one partial per thread over slices of 4, 4 and 5 (or 2, 2, 3)
-  // images.
+TEST_CASE("conv2d cpu path splits images, whole chunks and filter-gradient slices over 3 threads, as the reference", "[cpu]") {
+  // 3 threads split the images unevenly. With im2col, 48x48 outputs are one image per chunk, 13
+  // chunks: the forward (and the backward-data, a forward since C >= K) hands whole chunks to the
+  // threads; the small filter gradients sum one partial per thread over slices of 4, 4 and 5 (or
+  // 2, 2, 3) images. The direct 3x3 kernels (Auto) split the images the same way, the filter
+  // gradient's lane sums one set per thread.
   const std::vector<ConvCase> cases{
       {{13, 4, 48, 48}, {4, 4, 3, 3}, 1, 1, 0, true},
       {{7, 1, 33, 31}, {5, 1, 4, 4}, 2, 1, 0, true},  // C = 1: the whole batch in one chunk
   };
   const int threads = omp_get_max_threads();
   omp_set_num_threads(3);
-  for (const ConvCase& c : cases) {
-    INFO("x " << shape_str(c.x) << ", w " << shape_str(c.w));
-    REQUIRE_CPU_MATCHES_REF(conv2d_of(c), inputs_of(c, c.w[0]), 1e-4, 1e-4);
+  for (const fer::ConvCpuAlgorithm algorithm : {fer::ConvCpuAlgorithm::Auto, fer::ConvCpuAlgorithm::Im2col}) {
+    fer::set_conv_cpu_algorithm(algorithm);
+    for (const ConvCase& c : cases) {
+      INFO("x " << shape_str(c.x) << ", w " << shape_str(c.w) << ", im2col only "
+                << (algorithm == fer::ConvCpuAlgorithm::Im2col));
+      REQUIRE_CPU_MATCHES_REF(conv2d_of(c), inputs_of(c, c.w[0]), 1e-4, 1e-4);
+    }
   }
+  fer::set_conv_cpu_algorithm(fer::ConvCpuAlgorithm::Auto);
   omp_set_num_threads(threads);
 }
 
