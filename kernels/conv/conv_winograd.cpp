@@ -21,6 +21,8 @@
 // j of the chunk. Input planes are first copied into a zero-bordered buffer so that every tile
 // reads a full patch without bounds checks, its columns split into even and odd ones so that
 // each transform is a few unit-stride loops over a row of tiles.
+// The transforms visit the planes channel by channel, image by image within a channel, so that
+// they write (and the inverse reads) each tap's row of V (M, dM) front to back, as col2im does.
 // Threads: the transforms split over image planes on OpenMP's threads, the taps' GEMMs over
 // OpenMP's threads too, one whole GEMM per thread (OpenBLAS, called inside a parallel region, runs
 // on the calling thread; see conv_cpu.cpp: both share one libgomp pool).
@@ -244,8 +246,8 @@ void transform_inputs(const ConvShape& s, const Tiling& t, const float* x, int64
     std::vector<float> scratch(static_cast<size_t>(2 * t.padded_h * t.half + Winograd<R>::kTaps * t.cols));
 #pragma omp for schedule(static)
     for (int64_t plane = 0; plane < nb * s.C; ++plane) {
-      const int64_t j = plane / s.C, c = plane % s.C;
-      transform_plane<R>(s, t, x + plane * s.H * s.W, scratch.data(), v + c * tiles, s.C * tiles, j * t.per_image);
+      const int64_t c = plane / nb, j = plane % nb;
+      transform_plane<R>(s, t, x + (j * s.C + c) * s.H * s.W, scratch.data(), v + c * tiles, s.C * tiles, j * t.per_image);
     }
   }
 }
@@ -280,9 +282,9 @@ void winograd_forward(const ConvShape& s, const float* x, const float* weight, f
       std::vector<float> scratch(static_cast<size_t>((2 * P + 4) * t.cols));
 #pragma omp for schedule(static)
       for (int64_t plane = 0; plane < nb * s.K; ++plane) {
-        const int64_t j = plane / s.K, k = plane % s.K;
+        const int64_t k = plane / nb, j = plane % nb;
         inverse_transform_plane<R>(s, t, m.get() + k * tiles + j * t.per_image, s.K * tiles, scratch.data(),
-                                   y + (n0 * s.K + plane) * s.OH * s.OW);
+                                   y + ((n0 + j) * s.K + k) * s.OH * s.OW);
       }
     }
   }
@@ -394,8 +396,8 @@ void winograd_backward_filter(const ConvShape& s, const float* x, const float* d
       std::vector<float> scratch(static_cast<size_t>((4 + 2 * P) * t.cols));
 #pragma omp for schedule(static)
       for (int64_t plane = 0; plane < nb * s.K; ++plane) {
-        const int64_t j = plane / s.K, k = plane % s.K;
-        gradient_transform_plane<R>(s, t, dy + (n0 * s.K + plane) * s.OH * s.OW, scratch.data(),
+        const int64_t k = plane / nb, j = plane % nb;
+        gradient_transform_plane<R>(s, t, dy + ((n0 + j) * s.K + k) * s.OH * s.OW, scratch.data(),
                                     dm.get() + k * tiles, s.K * tiles, j * t.per_image);
       }
     }
