@@ -349,7 +349,7 @@ void conv2d_backward_filter_cpu(const ConvShape& s, const float* x, const float*
     conv2d_backward_filter_winograd(s, x, dy, dweight);
   } else if (dweight && fast && direct_applies(s)) {
     conv2d_backward_filter_direct(s, x, dy, dweight);
-  } else if (dweight && fast && polyphase_applies(s)) {
+  } else if (dweight && fast && polyphase_filter_gradient_applies(s)) {
     conv2d_backward_filter_polyphase(s, x, dy, dweight);
   } else if (dweight && small_filter_per_thread(s)) {
     filter_gradient_per_thread(s, x, dy, dweight);

@@ -500,6 +500,13 @@ bool polyphase_applies(const ConvShape& s) {
          winograd_applies(polyphase_shape(s, s.N));
 }
 
+bool polyphase_filter_gradient_applies(const ConvShape& s) {
+  // From 4x4 outputs on, where the forward is slower (measured on the 8x8 -> 4x4 layers, 1 thread:
+  // docs/kernels.md): its GEMMs reduce over the tiles of the whole batch, and the filter
+  // transform runs once per call on dU instead of on the filters before the GEMMs.
+  return is_k4_s2_p1(s) && s.OH * s.OW >= 16 && winograd_applies(polyphase_shape(s, s.N));
+}
+
 // ---- their backward-data ---------------------------------------------------------------------
 // dx[2i + a][2j + b] (a, b in {0, 1}) collects dy at rows i - 1 + a .. i + a and columns
 // j - 1 + b .. j + b, with taps w[3 - a - 2t][3 - b - 2u] for the row offset t and column offset

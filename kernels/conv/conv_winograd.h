@@ -19,7 +19,9 @@ void conv2d_backward_filter_winograd(const ConvShape& s, const float* x, const f
 // positions and that convolution satisfies winograd_applies.
 bool polyphase_applies(const ConvShape& s);
 void conv2d_forward_polyphase(const ConvShape& s, const float* x, const float* weight, float* y);
-// Their filter gradient (overwritten), where polyphase_applies.
+// Their filter gradient (overwritten), where polyphase_filter_gradient_applies: as
+// polyphase_applies, but from 16 output positions on.
+bool polyphase_filter_gradient_applies(const ConvShape& s);
 void conv2d_backward_filter_polyphase(const ConvShape& s, const float* x, const float* dy, float* dweight);
 // Their backward-data (the decoder's forwards): one 2x2 padding-1 convolution of dy into the 4C
 // phase planes of dx, interleaved; where there are at least 256 output positions and that

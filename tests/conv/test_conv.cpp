@@ -139,6 +139,7 @@ TEST_CASE("conv2d cpu path matches the reference, forward and backward", "[cpu]"
       // >= 64 output positions):
       {{3, 16, 17, 19}, {40, 16, 4, 4}, 2, 1, 0, true},  // odd input sizes, 8x9 outputs
       {{2, 32, 16, 16}, {64, 32, 4, 4}, 2, 1, 0, false}, // the models' even sizes
+      {{3, 32, 8, 9}, {24, 32, 4, 4}, 2, 1, 0, true},    // 4x4 outputs: the filter gradient only
       // and their backward-data as one 2x2 convolution into the phase planes (>= 256 outputs):
       {{2, 16, 33, 35}, {40, 16, 4, 4}, 2, 1, 0, true},  // odd input sizes, 16x17 outputs
       {{82, 128, 18, 18}, {16, 128, 4, 4}, 2, 1, 0, false}, // phase planes of 81 + 1 images: the
