@@ -9,13 +9,18 @@
 // When v = normalize(W^T u) (eval, fixed u) this is also the exact gradient: u^T W = sigma v^T
 // and v^T dv = 0 for a unit v, so the terms through dv/dW vanish.
 //
-// Threads: none. _cpu calls _ref<float>: the op is a few matrix-vector products over the weight
-// (at most 512 x 4096 in the models), negligible next to the convolution that consumes it.
-// Sums accumulate in double.
+// Versions: _ref<T> accumulates every sum in double, one thread. The forward's _cpu takes the same
+// steps in float with the matrix-vector products on OpenBLAS's sgemv (vectorized, on its threads),
+// sigma = u . (W v) from the last product instead of another pass over W, and y = W / sigma split
+// over OpenMP's threads (the reference took 33 ms per training step, 1-2% of it, at any thread
+// count). The backward's _cpu is the reference (two passes over W).
+#include <cblas.h>
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
+#include "kernels/elementwise/parallel.h"
 #include "kernels/norm/norm.h"
 
 namespace fer {
@@ -78,9 +83,49 @@ void spectral_normalize_forward_ref(const T* w, T* u, T* v, T* sigma, T* y, cons
   for (int64_t k = 0; k < n; ++k) y[k] = static_cast<T>(w[k] / s);
 }
 
+namespace {
+
+// a /= max(||a||, eps), the norm summed in double.
+void normalize_in_place(float* a, int64_t n, double eps) {
+  double norm_sq = 0;
+  for (int64_t i = 0; i < n; ++i) norm_sq += static_cast<double>(a[i]) * a[i];
+  const float scale = static_cast<float>(1.0 / std::max(std::sqrt(norm_sq), eps));
+  for (int64_t i = 0; i < n; ++i) a[i] *= scale;
+}
+
+}  // namespace
+
 void spectral_normalize_forward_cpu(const float* w, float* u, float* v, float* sigma, float* y,
                                     const SpectralShape& shape, const SpectralConfig& config) {
-  spectral_normalize_forward_ref<float>(w, u, v, sigma, y, shape, config);
+  const int64_t rows = shape.rows, cols = shape.cols;
+  std::vector<float> wv(static_cast<size_t>(rows));  // W v
+  const auto normalized_wt_times_u = [&] {
+    cblas_sgemv(CblasRowMajor, CblasTrans, static_cast<int>(rows), static_cast<int>(cols), 1.0f, w,
+                static_cast<int>(cols), u, 1, 0.0f, v, 1);
+    normalize_in_place(v, cols, config.eps);
+  };
+  const auto w_times_v = [&] {
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(rows), static_cast<int>(cols), 1.0f, w,
+                static_cast<int>(cols), v, 1, 0.0f, wv.data(), 1);
+  };
+  const int iterations = config.training ? config.power_iterations : 0;
+  for (int it = 0; it < iterations; ++it) {
+    normalized_wt_times_u();
+    w_times_v();
+    std::copy(wv.begin(), wv.end(), u);
+    normalize_in_place(u, rows, config.eps);
+  }
+  if (iterations == 0) {
+    normalized_wt_times_u();
+    w_times_v();
+  }
+  double s = 0;  // u^T W v
+  for (int64_t i = 0; i < rows; ++i) s += static_cast<double>(u[i]) * wv[static_cast<size_t>(i)];
+  *sigma = static_cast<float>(s);
+  const float divisor = static_cast<float>(s);
+  parallel_ranges(rows * cols, kElementwiseGrain, [&](int64_t begin, int64_t end) {
+    for (int64_t k = begin; k < end; ++k) y[k] = w[k] / divisor;
+  });
 }
 
 template <typename T>
