@@ -1,16 +1,14 @@
 // The kernel benchmark runner (kernel_bench.h).
 #include "benchmarks/kernel_bench.h"
 
-#include <malloc.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <limits>
 #include <random>
 
 #include "benchmarks/backend.h"
 #include "benchmarks/kernel_cases.h"
+#include "engine/tensor.h"
 #include "kernels/common/compare.h"
 #include "kernels/common/error.h"
 #include "kernels/gemm/gemm.h"
@@ -180,20 +178,6 @@ void benchmark_case(const Backend& backend, const KernelCase& check, const Kerne
   }
 }
 
-// glibc serves blocks above its mmap threshold (128 KiB at start) with fresh pages and raises the
-// threshold only as such blocks are freed. A training process sits at a raised threshold after
-// its first step; a kernel timed in a fresh process may not, and then every call pays page faults
-// for its scratch buffers (measured, 1 thread: the 32x32 -> 16x16 k4s2 forward 50-56 ms per call
-// without this, 33-35 ms with it, 33 ms in the stage-1 step's profile). Fixing the
-// threshold at glibc's maximum (32 MiB) and not trimming the heap times kernels as training runs
-// them. The bench process only; `fer train` keeps glibc's defaults.
-void allocate_as_training_does() {
-#ifdef __GLIBC__
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
-#endif
-}
-
 }  // namespace
 
 bool KernelReport::all_valid() const {
@@ -201,7 +185,11 @@ bool KernelReport::all_valid() const {
 }
 
 KernelReport run_kernel_benchmarks(const KernelBenchOptions& o) {
-  if (!o.validate_only) allocate_as_training_does();
+  // Kernels are timed in the allocator state of training (Storage::keep_freed_host_memory):
+  // without it each call of a fresh process paid page faults for its scratch (the 32x32 -> 16x16
+  // k4s2 forward 50-56 ms per call against 33-35, 1 thread). `fer` sets it at start; this covers
+  // other callers.
+  if (!o.validate_only) Storage::keep_freed_host_memory();
   const Backend backend = make_backend(o.device);
   KernelReport report;
   report.device = o.device;

@@ -3,9 +3,11 @@
 #include <vector>
 
 #include "benchmarks/bench.h"
+#include "engine/tensor.h"
 #include "train/cli.h"
 
 int main(int argc, char** argv) {
+  fer::Storage::keep_freed_host_memory();  // every command trains, evaluates or times steps
   if (argc > 1 && std::string(argv[1]) == "bench") return fer::bench::bench_main(argc - 1, argv + 1);
   return fer::train::run_command(std::vector<std::string>(argv + 1, argv + argc));
 }
