@@ -200,6 +200,7 @@ int64_t Storage::live_count() { return g_live_storages.load(); }
 int64_t Storage::live_bytes() { return g_live_storage_bytes.load(); }
 int64_t Storage::pinned_created() { return g_pinned_storages_created.load(); }
 int64_t Storage::peak_live_bytes() { return g_peak_live_storage_bytes.load(); }
+void Storage::reset_peak_live_bytes() { g_peak_live_storage_bytes = g_live_storage_bytes.load(); }
 
 void Storage::keep_freed_host_memory() {
 #ifdef __GLIBC__
@@ -207,7 +208,6 @@ void Storage::keep_freed_host_memory() {
   mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
 #endif
 }
-void Storage::reset_peak_live_bytes() { g_peak_live_storage_bytes = g_live_storage_bytes.load(); }
 
 void Storage::wait_for_copies() const {
   if (fence_) fence_->wait();

@@ -50,7 +50,7 @@ class Storage {
   // mmap threshold fixed at its maximum (32 MiB) and the heap's top never trimmed, so that freed
   // tensors and scratch buffers are reused, not returned to the system and faulted in again at
   // the next step. By default glibc trims and maps anew: a stage-1 step (batch 32) took about
-  // 70k page faults, 3-4% of its time in perf; with this policy only the first step's do. The
+  // 56k page faults, 3-4% of its time in perf; with this policy only the first step's do. The
   // process keeps its peak heap until it exits (the peak itself is unchanged). No-op off glibc.
   static void keep_freed_host_memory();
 

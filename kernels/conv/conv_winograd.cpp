@@ -512,9 +512,9 @@ bool polyphase_applies(const ConvShape& s) {
 }
 
 bool polyphase_filter_gradient_applies(const ConvShape& s) {
-  // From 4x4 outputs on, where the forward is slower (measured on the 8x8 -> 4x4 layers, 1 thread:
-  // docs/kernels.md): its GEMMs reduce over the tiles of the whole batch, and the filter
-  // transform runs once per call on dU instead of on the filters before the GEMMs.
+  // From 4x4 outputs on, where the forward is slower but the filter gradient faster than im2col
+  // + SGEMM (measured on the 8x8 -> 4x4 layers, 1 thread: docs/kernels.md); its GEMMs reduce over
+  // the tiles of the whole batch, the forward's only over 4C.
   return is_k4_s2_p1(s) && s.OH * s.OW >= 16 && winograd_applies(polyphase_shape(s, s.N));
 }
 

@@ -121,8 +121,7 @@ void spectral_normalize_forward_cpu(const float* w, float* u, float* v, float* s
   }
   double s = 0;  // u^T W v
   for (int64_t i = 0; i < rows; ++i) s += static_cast<double>(u[i]) * wv[static_cast<size_t>(i)];
-  *sigma = static_cast<float>(s);
-  const float divisor = static_cast<float>(s);
+  const float divisor = *sigma = static_cast<float>(s);
   parallel_ranges(rows * cols, kElementwiseGrain, [&](int64_t begin, int64_t end) {
     for (int64_t k = begin; k < end; ++k) y[k] = w[k] / divisor;
   });
