@@ -50,6 +50,9 @@ constexpr int64_t kRowsPerGroup = 8;  // output rows per pass of the filter grad
 
 int64_t round_up(int64_t n, int64_t to) { return (n + to - 1) / to * to; }
 
+// Register blocks of 4 output channels that cover K (the last one padded with zero filters).
+int64_t filter_blocks(const ConvShape& s) { return (s.K + kFilterBlock - 1) / kFilterBlock; }
+
 struct PaddedImage {
   explicit PaddedImage(const ConvShape& s)
       : rows(s.OH + 2),
@@ -72,7 +75,7 @@ void fill_padded(const ConvShape& s, const float* x, PaddedImage& p) {
 
 // Filters repacked [K/4][C][3][3][4], zero past K.
 std::unique_ptr<float[]> pack_filters(const ConvShape& s, const float* weight) {
-  const int64_t blocks = (s.K + kFilterBlock - 1) / kFilterBlock;
+  const int64_t blocks = filter_blocks(s);
   auto packed = std::make_unique<float[]>(static_cast<size_t>(blocks * s.C * 9 * kFilterBlock));
   for (int64_t k = 0; k < s.K; ++k)
     for (int64_t c = 0; c < s.C; ++c)
@@ -134,7 +137,7 @@ FER_AVX2 void forward_store(const ConvShape& s, const PaddedImage& p, const floa
 }
 
 FER_AVX2 void forward_image(const ConvShape& s, const PaddedImage& p, const float* packed, float* y_image) {
-  const int64_t blocks = (s.K + kFilterBlock - 1) / kFilterBlock, block_cols = kMaxVectors * kLanes;
+  const int64_t blocks = filter_blocks(s), block_cols = kMaxVectors * kLanes;
   for (int64_t oh = 0; oh < s.OH; ++oh)
     for (int64_t kb = 0; kb < blocks; ++kb) {
       int64_t ow0 = 0;
@@ -152,7 +155,7 @@ FER_AVX2 void forward_image(const ConvShape& s, const PaddedImage& p, const floa
 // The filter gradient's lane sums: [K/4][C][3][4][3] vectors (r, channel of the block, tap q).
 struct LaneSums {
   explicit LaneSums(const ConvShape& s)
-      : blocks((s.K + kFilterBlock - 1) / kFilterBlock),
+      : blocks(filter_blocks(s)),
         data(std::make_unique<float[]>(static_cast<size_t>(blocks * s.C * 3 * kFilterBlock * 3 * kLanes))) {}
   int64_t blocks;
   std::unique_ptr<float[]> data;  // zero-initialized
