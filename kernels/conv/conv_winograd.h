@@ -6,7 +6,7 @@
 
 namespace fer {
 
-// 3x3 filters with padding <= 2 (F(2x2, 3x3)) or 2x2 with padding <= 1 (F(2x2, 2x2)), stride 1,
+// 3x3 filters with padding <= 2 (F(4x4, 3x3)) or 2x2 with padding <= 1 (F(2x2, 2x2)), stride 1,
 // at least 8 input and 8 output channels, C * K >= 2048.
 bool winograd_applies(const ConvShape& s);
 // y [N,K,OH,OW] = conv(x, weight), without bias; s must satisfy winograd_applies.
