@@ -8,6 +8,7 @@
 // float vector arithmetic within a group (see Acc).
 #include <cmath>
 #include <type_traits>
+#include <utility>
 
 #include "kernels/elementwise/parallel.h"
 #include "kernels/norm/norm.h"
@@ -49,22 +50,35 @@ void for_each_element(const Group& g, F&& f) {
 template <bool kFast>
 using Acc = std::conditional_t<kFast, float, double>;
 
-// Sum over the group of term(index), term returning Acc<kFast>.
-template <bool kFast, typename F>
-double group_sum(const Group& g, F&& term) {
-  double total = 0;
+// Sums over the group of term_a(index) and term_b(index) (each returning Acc<kFast>), in one pass.
+template <bool kFast, typename Fa, typename Fb>
+std::pair<double, double> group_sums(const Group& g, Fa&& term_a, Fb&& term_b) {
+  double total_a = 0, total_b = 0;
   for (int64_t b = 0; b < g.blocks; ++b) {
     const int64_t base = g.first + b * g.stride;
     if constexpr (kFast) {
-      float run_sum = 0;
-#pragma omp simd reduction(+ : run_sum)
-      for (int64_t i = 0; i < g.run; ++i) run_sum += term(base + i);
-      total += run_sum;
+      float run_a = 0, run_b = 0;
+#pragma omp simd reduction(+ : run_a, run_b)
+      for (int64_t i = 0; i < g.run; ++i) {
+        run_a += term_a(base + i);
+        run_b += term_b(base + i);
+      }
+      total_a += run_a;
+      total_b += run_b;
     } else {
-      for (int64_t i = 0; i < g.run; ++i) total += term(base + i);
+      for (int64_t i = 0; i < g.run; ++i) {
+        total_a += term_a(base + i);
+        total_b += term_b(base + i);
+      }
     }
   }
-  return total;
+  return {total_a, total_b};
+}
+
+// Sum over the group of term(index), term returning Acc<kFast>.
+template <bool kFast, typename F>
+double group_sum(const Group& g, F&& term) {
+  return group_sums<kFast>(g, term, [](int64_t) { return Acc<kFast>(0); }).first;
 }
 
 struct Moments {
@@ -98,12 +112,14 @@ struct GradSums {
   double dy_x_hat = 0;   // sum dy * x_hat
 };
 
+// Both sums in one pass over x and dy.
 template <bool kFast, typename T>
 GradSums group_grad_sums(const T* x, const T* dy, const Group& g, double mean, double invstd) {
   using A = Acc<kFast>;
   const A m = static_cast<A>(mean);
-  return {group_sum<kFast>(g, [&](int64_t i) { return static_cast<A>(dy[i]); }),
-          group_sum<kFast>(g, [&](int64_t i) { return dy[i] * (x[i] - m); }) * invstd};
+  const auto [sum_dy, sum_dy_x_centered] = group_sums<kFast>(
+      g, [&](int64_t i) { return static_cast<A>(dy[i]); }, [&](int64_t i) { return dy[i] * (x[i] - m); });
+  return {sum_dy, sum_dy_x_centered * invstd};
 }
 
 // dx of a group normalized with its own statistics (the training closed form)
