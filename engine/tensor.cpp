@@ -2,6 +2,7 @@
 #include "engine/tensor.h"
 
 #include <atomic>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -475,6 +476,17 @@ void check_dim(const Tensor& t, int64_t dim, const char* op, const char* what) {
   FER_CHECK(t.defined()) << op << ": " << what << " is undefined";
   FER_CHECK(t.dim() == dim) << op << ": " << what << " must have " << dim << " dimensions, got "
                             << shape_str(t.shape());
+}
+
+void check_class_labels(const Tensor& labels, int64_t classes, const char* op, const std::string& name,
+                        const std::string& context) {
+  const std::vector<double> values = labels.to_vector_f64();
+  for (size_t i = 0; i < values.size(); ++i) {
+    const double label = values[i];
+    FER_CHECK(std::isfinite(label) && label == std::floor(label) && label >= 0 && label < static_cast<double>(classes))
+        << op << ": " << name << " " << label << " at position " << i << " is not a class index in [0, "
+        << classes << ")" << context;
+  }
 }
 
 }  // namespace fer

@@ -176,5 +176,10 @@ void check_same_device(const Tensor& a, const Tensor& b, const char* op);
 void check_same_dtype(const Tensor& a, const Tensor& b, const char* op);
 void check_shape(const Tensor& t, const Shape& expected, const char* op, const char* what);
 void check_dim(const Tensor& t, int64_t dim, const char* op, const char* what);
+// Every entry of labels (any device; copied to the host, labels are few) is an integer class
+// index in [0, classes); otherwise names op, the first bad label (called `name`: "label", "real
+// label"), its position and `context` (appended as is).
+void check_class_labels(const Tensor& labels, int64_t classes, const char* op, const std::string& name = "label",
+                        const std::string& context = "");
 
 }  // namespace fer

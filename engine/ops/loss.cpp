@@ -26,13 +26,7 @@ void check_labels(const Tensor& labels, const Tensor& logits) {
       << op << ": labels " << shape_str(labels.shape()) << " do not match logits " << shape_str(logits.shape());
   FER_CHECK(labels.dtype() == DType::F32) << op << ": labels must be float32, got " << labels.str();
   check_same_device(labels, logits, op);
-  const std::vector<float> values = labels.to_vector();
-  for (size_t i = 0; i < values.size(); ++i) {
-    const float label = values[i];
-    FER_CHECK(label >= 0 && label < static_cast<float>(logits.size(1)) && std::floor(label) == label)
-        << op << ": label " << label << " at position " << i << " is not a class index in [0, "
-        << logits.size(1) << ") (logits " << shape_str(logits.shape()) << ")";
-  }
+  check_class_labels(labels, logits.size(1), op, "label", " (logits " + shape_str(logits.shape()) + ")");
 }
 
 void check_pair(const Tensor& a, const Tensor& b, const char* op) {

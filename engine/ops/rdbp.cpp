@@ -9,11 +9,14 @@ namespace fer {
 
 namespace {
 
-void check_labels(const Tensor& labels, int64_t rows, const Tensor& features, const char* what) {
+// Labels are checked on the host, as cross_entropy's: a bad label must be named (on the device
+// the kernels could only turn it into a NaN loss).
+void check_labels(const Tensor& labels, int64_t rows, const Tensor& features, int64_t classes, const char* what) {
   FER_CHECK(labels.dtype() == DType::F32 && labels.dim() == 1 && labels.size(0) == rows)
       << "intra_class_loss: " << what << " labels " << labels.str() << " must be float32 [" << rows
       << "] for features " << shape_str(features.shape());
   check_same_device(labels, features, "intra_class_loss");
+  check_class_labels(labels, classes, "intra_class_loss", std::string(what) + " label");
 }
 
 // Validates every argument and returns the kernel shape.
@@ -37,7 +40,7 @@ RdbpShape rdbp_shape(const Tensor& real, const Tensor& real_labels, const Tensor
     check_same_device(*t, real, "intra_class_loss");
     check_same_dtype(*t, real, "intra_class_loss");
   }
-  check_labels(real_labels, s.num_real, real, "real");
+  check_labels(real_labels, s.num_real, real, s.num_classes, "real");
   FER_CHECK(synth.defined() == synth_labels.defined())
       << "intra_class_loss: synthetic features and labels must be given together";
   if (synth.defined()) {
@@ -48,7 +51,7 @@ RdbpShape rdbp_shape(const Tensor& real, const Tensor& real_labels, const Tensor
     check_same_device(synth, real, "intra_class_loss");
     check_same_dtype(synth, real, "intra_class_loss");
     s.num_synth = synth.size(0);
-    check_labels(synth_labels, s.num_synth, synth, "synthetic");
+    check_labels(synth_labels, s.num_synth, synth, s.num_classes, "synthetic");
   }
   return s;
 }

@@ -240,17 +240,11 @@ Tensor one_hot(const Tensor& labels, int64_t num_classes) {
   FER_CHECK(labels.defined() && labels.dim() == 1)
       << "one_hot: labels must be a [N] tensor, got " << (labels.defined() ? labels.str() : "undefined tensor");
   FER_CHECK(num_classes > 0) << "one_hot: num_classes " << num_classes << " must be positive";
-  // Labels are few and the check needs them on the host anyway: build there, then copy.
+  check_class_labels(labels, num_classes, "one_hot");
+  // Labels are few and the check has them on the host anyway: build there, then copy.
   const std::vector<double> values = labels.to_vector_f64();
   std::vector<float> out(values.size() * static_cast<size_t>(num_classes), 0.0f);
-  for (size_t i = 0; i < values.size(); ++i) {
-    const double v = values[i];
-    FER_CHECK(std::isfinite(v) && v == std::floor(v))
-        << "one_hot: label " << v << " at position " << i << " is not an integer";
-    FER_CHECK(v >= 0 && v < static_cast<double>(num_classes))
-        << "one_hot: label " << v << " at position " << i << " is out of range [0, " << num_classes << ")";
-    out[i * static_cast<size_t>(num_classes) + static_cast<size_t>(v)] = 1.0f;
-  }
+  for (size_t i = 0; i < values.size(); ++i) out[i * static_cast<size_t>(num_classes) + static_cast<size_t>(values[i])] = 1.0f;
   return Tensor::from_vector(out, {labels.shape()[0], num_classes}, labels.device());
 }
 

@@ -17,7 +17,8 @@
 //   5. finish (one block): seen += counts, term_count = N, loss = sum / (2N).
 // Every sum has an order fixed by the launch shape alone, so results are the same on every run.
 // Labels cannot throw on the device: a label that is not a class index makes loss and
-// term_count NaN (and so every gradient); the cpu version throws.
+// term_count NaN (and so every gradient); the cpu version throws. The op checks the labels on
+// the host first (engine/ops/rdbp.cpp), so this guards direct calls only.
 //
 // Backward: one thread per element (float4 when D % 4 == 0 and the arrays are 16-byte aligned):
 // grad = (grad_loss / N) (x - c_label), 0 where the class has no center; OVERWRITES grad_real

@@ -6,8 +6,10 @@
 #include <cmath>
 #include <vector>
 
+#include "engine/dispatch.h"
 #include "engine/ops.h"
 #include "engine/ops/rdbp.h"
+#include "kernels/rdbp/rdbp_cuda.h"
 #include "tests/support/device_vs_cpu.h"
 #include "tests/support/devices.h"
 
@@ -85,10 +87,24 @@ FER_CUDA_TEST_CASE("intra_class_loss gives the same bits on every run", "[rdbp]"
   REQUIRE_CLOSE(second, first, 0, 0);
 }
 
-FER_CUDA_TEST_CASE("intra_class_loss with a label out of range gives NaN", "[rdbp]") {
+FER_CUDA_TEST_CASE("intra_class_loss names a label out of range; the kernels' own guard gives NaN", "[rdbp]") {
   std::vector<Tensor> in = inputs(7, 3, 4);
   for (Tensor& t : in) t = t.detach().to(device).clone();
   const Tensor bad = Tensor::from_vector(std::vector<float>{0, 1, 2, 9, 1, 0, 3}, {7}).to(device);
-  const Tensor loss = intra_class_loss(in[0], bad, in[2], in[3], in[4], in[5], options(RdbpMode::Rdbp, true));
+  REQUIRE_THROWS_WITH(intra_class_loss(in[0], bad, in[2], in[3], in[4], in[5], options(RdbpMode::Rdbp, true)),
+                      Catch::Contains("intra_class_loss: real label 9 at position 3 is not a class index in [0, 7)"));
+  // The kernels themselves, called without the op's check, cannot throw on the device.
+  RdbpShape s;
+  s.num_real = 7;
+  s.num_synth = 3;
+  s.dim = 4;
+  s.num_classes = kClasses;
+  s.mode = RdbpMode::Rdbp;
+  const Tensor centers = Tensor::empty({kClasses, 4}, DType::F32, device);
+  const Tensor has_center = Tensor::empty({kClasses}, DType::F32, device);
+  const Tensor loss = Tensor::empty({1}, DType::F32, device), terms = Tensor::empty({1}, DType::F32, device);
+  FER_DISPATCH(device, DType::F32, rdbp_forward, s, in[0].data<T>(), bad.data<float>(), in[2].data<T>(),
+               in[3].data<float>(), in[4].data<T>(), in[5].data<T>(), centers.data<T>(), has_center.data<T>(),
+               loss.data<T>(), terms.data<T>());
   REQUIRE(std::isnan(loss.to(Device::CPU).to_vector()[0]));
 }

@@ -115,10 +115,10 @@ TEST_CASE("one_hot encodes integer labels and names a bad label and its position
   REQUIRE(h.to_vector() == std::vector<float>{0, 0, 1, 1, 0, 0, 0, 1, 0});
   REQUIRE_FALSE(h.requires_grad());
   REQUIRE_THROWS_WITH(one_hot(Tensor::from_vector(std::vector<float>{0, 7}, {2}), 7),
-                      Catch::Contains("one_hot: label 7 at position 1 is out of range [0, 7)"));
+                      Catch::Contains("one_hot: label 7 at position 1 is not a class index in [0, 7)"));
   REQUIRE_THROWS_WITH(one_hot(Tensor::from_vector(std::vector<float>{1.5f}, {1}), 7),
-                      Catch::Contains("one_hot: label 1.5 at position 0 is not an integer"));
+                      Catch::Contains("one_hot: label 1.5 at position 0 is not a class index"));
   REQUIRE_THROWS_WITH(one_hot(Tensor::from_vector(std::vector<float>{-1}, {1}), 7),
-                      Catch::Contains("label -1 at position 0 is out of range"));
+                      Catch::Contains("label -1 at position 0 is not a class index"));
   REQUIRE_THROWS_WITH(one_hot(Tensor::zeros({2, 2}), 7), Catch::Contains("one_hot: labels must be a [N] tensor"));
 }
