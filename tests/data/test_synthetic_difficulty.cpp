@@ -149,7 +149,10 @@ TEST_CASE("synthetic faces: a small CNN generalizes to unseen subjects, but not 
                             << ", on the training subjects " << seen_correct << "/" << kTrainSubjects * kClasses * kPerClass
                             << ", errors in the confused pairs " << pair_errors << " of " << total - correct
                             << "\nconfusion (rows true, columns predicted):\n" << table.str());
-  CHECK(accuracy > 2.0 / kClasses);  // measured 0.32 (54/168); training subjects 0.82
+  // Measured 0.26-0.35 (43-58 of 168) at OMP_NUM_THREADS 1-4 (c57ebb7): the summation order alone
+  // moves one 30-epoch trajectory that much, so the bound is 1.5x chance (2x failed at 2 threads);
+  // one standard error here is about 0.035. Training subjects 0.62-0.77 (155-195 of 252).
+  CHECK(accuracy > 1.5 / kClasses);
   CHECK(accuracy < 1.0);
   CHECK(pair_errors > 0);
 }
