@@ -70,6 +70,71 @@ constexpr auto kFastArgmax = [](const float* plane, const PoolShape& s, int64_t 
 int64_t plane_size(const PoolShape& s) { return s.height * s.width; }
 int64_t out_plane_size(const PoolShape& s) { return s.out_height * s.out_width; }
 
+// ---- the _cpu path's 2x2 stride-2 windows without padding (the recognizer's) ----------------
+// A row of windows at a time: window ow's cells are r0[2ow], r0[2ow+1], r1[2ow], r1[2ow+1] in
+// row-major order, compared with selects (first maximum wins, as window_argmax) so that the
+// loops vectorize; the backward writes every covered dx cell (its dy or 0) instead of zeroing the
+// plane and scattering.
+
+bool is_2x2_stride_2(const PoolShape& s) { return s.kernel == 2 && s.stride == 2 && s.padding == 0; }
+
+void max_2x2_row(const float* r0, const float* r1, int64_t windows, float* y) {
+#pragma omp simd
+  for (int64_t ow = 0; ow < windows; ++ow) {
+    float best = r0[2 * ow];
+    best = r0[2 * ow + 1] > best ? r0[2 * ow + 1] : best;
+    best = r1[2 * ow] > best ? r1[2 * ow] : best;
+    best = r1[2 * ow + 1] > best ? r1[2 * ow + 1] : best;
+    y[ow] = best;
+  }
+}
+
+// The winner is the first cell equal to the window's maximum (the selects above leave the
+// maximum equal to exactly one of the cells, the first of equals), or the first cell when that is
+// NaN (nothing beats a NaN); `rest` carries dy until a cell takes it. Float selects only: with
+// bool masks GCC did not vectorize the loop (and it ran slower than the scalar argmax).
+void max_2x2_backward_row(const float* r0, const float* r1, const float* dy, int64_t windows, float* d0, float* d1) {
+#pragma omp simd
+  for (int64_t ow = 0; ow < windows; ++ow) {
+    const float a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], d = r1[2 * ow + 1];
+    float best = a;
+    best = b > best ? b : best;
+    best = c > best ? c : best;
+    best = d > best ? d : best;
+    float rest = dy[ow];
+    d0[2 * ow] = a < best ? 0.0f : rest;
+    rest = a < best ? rest : 0.0f;
+    d0[2 * ow + 1] = b == best ? rest : 0.0f;
+    rest = b == best ? 0.0f : rest;
+    d1[2 * ow] = c == best ? rest : 0.0f;
+    rest = c == best ? 0.0f : rest;
+    d1[2 * ow + 1] = rest;
+  }
+}
+
+void max_pool_2x2_forward(const float* x, float* y, const PoolShape& s) {
+  for_each_plane(s.batch * s.channels, plane_size(s), true, [&](int64_t p) {
+    const float* xp = x + p * plane_size(s);
+    for (int64_t oh = 0; oh < s.out_height; ++oh)
+      max_2x2_row(xp + 2 * oh * s.width, xp + (2 * oh + 1) * s.width, s.out_width,
+                  y + p * out_plane_size(s) + oh * s.out_width);
+  });
+}
+
+void max_pool_2x2_backward(const float* x, const float* dy, float* dx, const PoolShape& s) {
+  for_each_plane(s.batch * s.channels, plane_size(s), true, [&](int64_t p) {
+    const float* xp = x + p * plane_size(s);
+    float* dxp = dx + p * plane_size(s);
+    for (int64_t oh = 0; oh < s.out_height; ++oh) {
+      float* d0 = dxp + 2 * oh * s.width;
+      max_2x2_backward_row(xp + 2 * oh * s.width, xp + (2 * oh + 1) * s.width,
+                           dy + p * out_plane_size(s) + oh * s.out_width, s.out_width, d0, d0 + s.width);
+      if (s.width % 2 == 1) d0[s.width - 1] = d0[2 * s.width - 1] = 0.0f;  // the column outside every window
+    }
+    if (s.height % 2 == 1) std::memset(dxp + (s.height - 1) * s.width, 0, sizeof(float) * static_cast<size_t>(s.width));
+  });
+}
+
 template <typename T, typename Argmax>
 void max_pool2d_forward_impl(const T* x, T* y, const PoolShape& s, bool parallel, Argmax argmax) {
   for_each_plane(s.batch * s.channels, plane_size(s), parallel, [&](int64_t p) {
@@ -146,6 +211,7 @@ void max_pool2d_forward_ref(const T* x, T* y, const PoolShape& shape) {
   max_pool2d_forward_impl(x, y, shape, false, kPlainArgmax<T>);
 }
 void max_pool2d_forward_cpu(const float* x, float* y, const PoolShape& shape) {
+  if (is_2x2_stride_2(shape)) return max_pool_2x2_forward(x, y, shape);
   max_pool2d_forward_impl(x, y, shape, true, kFastArgmax);
 }
 template <typename T>
@@ -153,6 +219,7 @@ void max_pool2d_backward_ref(const T* x, const T* dy, T* dx, const PoolShape& sh
   max_pool2d_backward_impl(x, dy, dx, shape, false, kPlainArgmax<T>);
 }
 void max_pool2d_backward_cpu(const float* x, const float* dy, float* dx, const PoolShape& shape) {
+  if (is_2x2_stride_2(shape)) return max_pool_2x2_backward(x, dy, dx, shape);
   max_pool2d_backward_impl(x, dy, dx, shape, true, kFastArgmax);
 }
 

@@ -9,9 +9,12 @@
 //
 // Threads: the _cpu versions run the same per-plane code as _ref<float> with the planes split
 // across OpenMP threads (windows never cross planes, so no two threads write the same dx); max
-// pooling's _cpu path finds the argmax of interior windows without bounds checks or branches.
+// pooling's _cpu path finds the argmax of interior windows without bounds checks or branches,
+// and runs 2x2 stride-2 windows without padding (the recognizer's) a row of windows at a time in
+// vector loops.
 //
-// Backward writes: dx is overwritten (zeroed, then the window contributions added).
+// Backward writes: dx is overwritten (zeroed, then the window contributions added; the 2x2
+// stride-2 path writes each cell once: its dy where it won its window, else 0).
 #pragma once
 #include <cstdint>
 

@@ -1,6 +1,10 @@
 // max_pool2d, avg_pool2d, global_avg_pool on the cpu: hand-computed cases, gradient checks in
 // float64 at odd sizes with stride != kernel and padding, and the optimized path against the
 // reference.
+#include <cmath>
+#include <limits>
+#include <vector>
+
 #include "kernels/pool/pool.h"
 #include "tests/support/compare.h"
 #include "tests/support/cpu_vs_ref.h"
@@ -62,6 +66,18 @@ TEST_CASE("max_pool2d 2x2 cpu backward routes ties to the first maximum of each 
   max_pool2d_backward_ref<float>(x.data(), dy.data(), dx_ref.data(), s);
   REQUIRE(dx == dx_ref);
   REQUIRE(dx == std::vector<float>{1, 0, 0, 2, 0, 3, 0, 0, 0, 0, 0, 0, 4, 0, 0, 5, 6, 0, 0, 0, 0, 0, 0, 0});
+  // NaN: nothing beats it where it comes first; elsewhere it never wins (both paths, forward too).
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> xn = {nan, 1, 2, nan, 5, 0, 3, 4};  // windows {nan 1 / 5 0}, {2 nan / 3 4}
+  const PoolShape sn{1, 1, 2, 4, 2, 2, 0, 1, 2};
+  std::vector<float> y(2), dxn(xn.size()), dxn_ref(xn.size());
+  max_pool2d_forward_cpu(xn.data(), y.data(), sn);
+  REQUIRE(std::isnan(y[0]));
+  REQUIRE(y[1] == 4);
+  max_pool2d_backward_cpu(xn.data(), dy.data(), dxn.data(), sn);
+  max_pool2d_backward_ref<float>(xn.data(), dy.data(), dxn_ref.data(), sn);
+  REQUIRE(dxn == dxn_ref);
+  REQUIRE(dxn == std::vector<float>{1, 0, 0, 0, 0, 0, 0, 2});
 }
 
 TEST_CASE("avg_pool2d counts padding as zeros", "[cpu]") {
