@@ -23,7 +23,7 @@
 // it against the float64 loops: up to 2e-4 on a 64-channel layer where F(2x2, 3x3)'s stayed
 // under 1e-4).
 //
-// Layouts: U [xi][K][C]; V [xi][C][P]; M [xi][K][P]; tile p = j*tiles + ty*tiles_w + tx for image
+// Layouts: U [xi][K][C]; V [xi][C][T]; M [xi][K][T]; tile p = j*tiles + ty*tiles_w + tx for image
 // j of the chunk. Input planes are first copied into a zero-bordered buffer so that every tile
 // reads a full patch without bounds checks, its columns split into M phases (column M*m + r in
 // phase r at m) so that each transform is a few unit-stride loops over a row of tiles.
@@ -367,7 +367,7 @@ void gradient_transform(const float* const* y, int64_t n, float* const* out) {
   for (int64_t tx = 0; tx < n; ++tx) {
     if constexpr (M == 4) {
       const float y0 = y[0][tx], y1 = y[1][tx], y2 = y[2][tx], y3 = y[3][tx];
-      const float even = y0 + y2, odd = y1 + y3;                            // rows 1, 2
+      const float even = y0 + y2, odd = y1 + y3;                         // rows 1, 2
       const float even4 = y0 + 4.0f * y2, odd4 = 2.0f * y1 + 8.0f * y3;  // rows 3, 4
       out[0][tx] = y0;
       out[1][tx] = even + odd;

@@ -138,6 +138,8 @@ TEST_CASE("conv2d cpu path matches the reference, forward and backward", "[cpu]"
       {{2, 48, 7, 6}, {64, 48, 3, 3}, 1, 0, 0, true},    // padding 0 (the adjoint's is 2), C < K
       {{2, 64, 5, 9}, {40, 64, 3, 3}, 1, 2, 0, false},   // padding 2: 7x11 outputs, C > K
       {{2, 32, 6, 8}, {72, 32, 3, 3}, 1, 1, 0, true},    // exactly 2x2 tiles; width 8 = 0 mod 4
+      {{2, 64, 3, 2}, {40, 64, 3, 3}, 1, 1, 0, true},    // one tile larger than the 3x2 output
+      {{3, 48, 1, 1}, {48, 48, 3, 3}, 1, 2, 0, false},   // a 1x1 input padded by 2 (the adjoint: 3x3 -> 1x1)
       // Chunks of 14 images + 1. F(4x4, 3x3)'s transforms (entries up to 8, 5, 1/24) round to
       // about 1e-6 of the sum of the terms' magnitudes: per output 576 products of mean 1/4
       // (about 144; errors up to 2e-4), per filter tap 7935 (about 2000; errors up to 8e-4, on
