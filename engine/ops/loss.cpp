@@ -2,8 +2,6 @@
 // and the backward recorded next to each forward. Every loss returns a [1] tensor (the mean).
 #include "engine/ops/loss.h"
 
-#include <cmath>
-
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
 #include "kernels/loss/loss.h"

@@ -2,8 +2,6 @@
 // kernels/elementwise/, and their backward functions.
 #include "engine/ops/shape.h"
 
-#include <cmath>
-
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
 #include "engine/ops/broadcast.h"
