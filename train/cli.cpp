@@ -17,6 +17,7 @@
 #include "kernels/runtime/runtime.h"
 #include "models/fesgan.h"
 #include "models/recognizer.h"
+#include "train/ablate.h"
 #include "train/protocol.h"
 #include "train/report.h"
 #include "train/runlog.h"
@@ -176,6 +177,38 @@ int cmd_train(const Parsed& p) {
   std::printf("%s: accuracy %.2f%% +- %.2f%% over %zu fold(s); report: %s/report.html\n", r.config.mode.c_str(),
               100 * summary.at("mean_accuracy").get<double>(), 100 * summary.at("std_accuracy").get<double>(),
               summary.at("folds").size(), r.out.c_str());
+  return 0;
+}
+
+// ---- ablate ----------------------------------------------------------------------------------
+
+std::vector<std::string> mode_list(const std::string& text) {
+  std::vector<std::string> modes;
+  std::istringstream in(text);
+  std::string m;
+  while (std::getline(in, m, ',')) {
+    if (m.empty()) continue;
+    parse_mode(m);  // throws naming the nearest mode
+    FER_CHECK(std::find(modes.begin(), modes.end(), m) == modes.end()) << "--modes: '" << m << "' given twice";
+    modes.push_back(m);
+  }
+  FER_CHECK(!modes.empty()) << "--modes: no mode in '" << text << "'";
+  return modes;
+}
+
+int cmd_ablate(const Parsed& p) {
+  AblateRequest r;
+  r.config = config_from_flags(p);
+  r.data = p.required("--data");
+  r.out = p.get("--out", "runs/ablate");
+  r.modes = p.has("--modes") ? mode_list(p.get("--modes")) : mode_names();
+  r.repeats = p.number("--repeats", 1);
+  r.resume = p.has("--resume");
+  r.quiet = p.has("--quiet");
+  install_interrupt_handler();
+  const nlohmann::json comparison = run_ablation(r);
+  std::printf("\n%s\ncomparison: %s/comparison.json, report: %s/report.html\n", comparison_table(comparison).c_str(),
+              r.out.c_str(), r.out.c_str());
   return 0;
 }
 
@@ -371,6 +404,22 @@ int cmd_info(const Parsed&) {
   return 0;
 }
 
+// The flags of a training configuration (config_from_flags), shared by train and ablate, after
+// the command's own.
+std::vector<Flag> with_config_flags(std::vector<Flag> own) {
+  const std::vector<Flag> common = {
+      {"--data", "DIR", "dataset folder or CSV file"},
+      {"--format", "F", "auto|folder|fer2013|manifest (default auto)"},
+      {"--classes", "LIST", "comma-separated class subset, e.g. anger,happiness,surprise"},
+      {"--config", "FILE", "JSON config file (nested objects: {\"stage1\": {\"lr\": 1e-4}})"},
+      {"--folds", "K", "number of subject-independent folds (default 5)"},
+      {"--device", "D", "cpu|cuda|cuda-sim (default cpu)"},
+      {"--set", "KEY=VALUE", "set one config key", true},
+      {"--quiet", "", "no progress lines"}};
+  own.insert(own.begin(), common.begin(), common.end());
+  return own;
+}
+
 const std::vector<Command>& commands() {
   static const std::vector<Command> list = {
       {"synth-data", "--out DIR [options]", "Renders the synthetic face dataset (folder per class + manifest.csv).",
@@ -385,20 +434,22 @@ const std::vector<Command>& commands() {
       {"train", "--data DIR [options]",
        "Trains the recognizer with the chosen ablation under the subject-independent k-fold protocol.\n"
        "Precedence: defaults < --config file < flags < --set. `fer train --help-config` lists the keys.",
-       {{"--data", "DIR", "dataset folder or CSV file"},
-        {"--format", "F", "auto|folder|fer2013|manifest (default auto)"},
-        {"--classes", "LIST", "comma-separated class subset, e.g. anger,happiness,surprise"},
-        {"--config", "FILE", "JSON config file (nested objects: {\"stage1\": {\"lr\": 1e-4}})"},
-        {"--mode", "M", "baseline|synth|joint|joint-intra|joint-rdbp (default joint-rdbp)"},
-        {"--folds", "K", "number of subject-independent folds (default 5)"},
-        {"--fold", "I", "run only fold I (default: all)"},
-        {"--device", "D", "cpu|cuda|cuda-sim (default cpu)"},
-        {"--out", "RUNDIR", "run folder (default runs/<mode>)"},
-        {"--resume", "", "continue the run in RUNDIR from its last checkpoint"},
-        {"--set", "KEY=VALUE", "set one config key", true},
-        {"--quiet", "", "no progress lines"},
-        {"--help-config", "", "list every config key with its default and help"}},
+       with_config_flags({{"--mode", "M", "baseline|synth|joint|joint-intra|joint-rdbp (default joint-rdbp)"},
+                          {"--fold", "I", "run only fold I (default: all)"},
+                          {"--out", "RUNDIR", "run folder (default runs/<mode>)"},
+                          {"--resume", "", "continue the run in RUNDIR from its last checkpoint"},
+                          {"--help-config", "", "list every config key with its default and help"}}),
        false, cmd_train},
+      {"ablate", "--data DIR [options]",
+       "Trains every mode (or --modes) on the same subject-independent folds and seeds, one run folder per\n"
+       "(mode, repeat, fold) under --out, and compares them: mean +- std per mode, the paired difference to\n"
+       "baseline with 95% intervals (paired t, bootstrap) and wins/ties/losses, per-class recall;\n"
+       "comparison.json and report.html. A killed ablation continues with the same command and --resume.",
+       with_config_flags({{"--modes", "LIST", "comma-separated modes (default: baseline,synth,joint,joint-intra,joint-rdbp)"},
+                          {"--repeats", "R", "re-draw the split R times with seeds seed..seed+R-1 (default 1)"},
+                          {"--out", "DIR", "ablation folder (default runs/ablate)"},
+                          {"--resume", "", "continue the ablation in DIR (the same flags as the first command)"}}),
+       false, cmd_ablate},
       {"eval", "--run RUNDIR [--data DIR]",
        "Without --data: prints the run's summary and rebuilds its report. With --data: classifies every\n"
        "image of that dataset with the selected recognizer and prints accuracy, recall and confusion.",

@@ -71,6 +71,10 @@ void TrainConfig::bind(FieldSet& f) {
   f.add("stage2.g_lr", &stage2.g_lr, "generator Adam learning rate in the joint stage");
   f.add("stage2.g_w_adv", &stage2.g_w_adv, "weight of G's hinge loss in the joint stage");
   f.add("stage2.g_w_cls", &stage2.g_w_cls, "weight of G's class-head loss in the joint stage");
+  f.add("judge.enabled", &judge.enabled, "score G's faces every stage-1/2 epoch with a recognizer of real faces");
+  f.add("judge.checkpoint", &judge.checkpoint,
+        "the judge: a recognizer of this fold's real training images (empty: train one into RUNDIR/judge/)");
+  f.add("judge.faces", &judge.faces, "validation faces and prior codes the judge scores, each in every expression");
 }
 
 void TrainConfig::validate() const {
@@ -99,6 +103,7 @@ void TrainConfig::validate() const {
       << "data.augment_rotate " << data.augment_rotate << " must be in [0, 180]";
   FER_CHECK(data.augment_brightness >= 0 && data.augment_brightness <= 1)
       << "data.augment_brightness " << data.augment_brightness << " must be in [0, 1]";
+  FER_CHECK(judge.faces >= 2) << "judge.faces " << judge.faces << " must be at least 2";
   FER_CHECK(stage2.intra_momentum > 0 && stage2.intra_momentum <= 1)
       << "stage2.intra_momentum " << stage2.intra_momentum << " must be in (0, 1]";
 }

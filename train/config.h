@@ -73,6 +73,15 @@ struct JointConfig {             // stage 2 (and the recognizer of every ablatio
   double g_w_cls = 1;            // G's class-head loss in the joint stage
 };
 
+// The judge of G's faces (train/synthesis.h), in the modes that train a generator.
+struct JudgeConfig {
+  bool enabled = true;           // score G's faces at the end of every stage-1 and stage-2 epoch
+  // A recognizer trained on this fold's real training images (a baseline run's
+  // checkpoints/fold<i>_best_R.safetensors); empty: train one into RUNDIR/judge/ first.
+  std::string checkpoint;
+  int64_t faces = 32;            // probe faces and prior codes, each in every expression
+};
+
 struct TrainConfig {
   std::string mode = "joint-rdbp";
   std::string device = "cpu";
@@ -84,6 +93,7 @@ struct TrainConfig {
   IdentityConfig stage0;
   FesganConfig stage1;
   JointConfig stage2;
+  JudgeConfig judge;
 
   // Binds every field to its dotted name ("stage1.lr", "model.image_size", ...).
   void bind(FieldSet& fields);

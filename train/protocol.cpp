@@ -24,26 +24,6 @@ std::vector<std::string> split_list(const std::string& text) {
   return out;
 }
 
-void write_json(const fs::path& path, const nlohmann::json& json) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp);
-    out << json.dump(2) << "\n";
-    FER_CHECK(out.good()) << "cannot write " << tmp.string();
-  }
-  fs::rename(tmp, path);  // atomic: readers never see half a file
-}
-
-nlohmann::json read_json(const fs::path& path) {
-  std::ifstream in(path);
-  FER_CHECK(in.good()) << "cannot read " << path.string();
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const std::exception& e) {
-    FER_THROW() << path.string() << ": " << e.what();
-  }
-}
-
 nlohmann::json fold_json(const FoldResult& r, const std::vector<std::string>& classes) {
   nlohmann::json j = r.test.to_json();
   j["fold"] = r.fold;
@@ -78,6 +58,28 @@ nlohmann::json summarize(const TrainConfig& config, const std::vector<nlohmann::
 
 }  // namespace
 
+void write_json(const std::string& file, const nlohmann::json& json) {
+  const fs::path path = file;
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << json.dump(2) << "\n";
+    FER_CHECK(out.good()) << "cannot write " << tmp.string();
+  }
+  fs::rename(tmp, path);  // atomic: readers never see half a file
+}
+
+nlohmann::json read_json(const std::string& file) {
+  const fs::path path = file;
+  std::ifstream in(path);
+  FER_CHECK(in.good()) << "cannot read " << path.string();
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const std::exception& e) {
+    FER_THROW() << path.string() << ": " << e.what();
+  }
+}
+
 data::Dataset load_configured_dataset(const TrainConfig& config, const std::string& path) {
   data::DatasetOptions o;
   o.path = path;
@@ -94,7 +96,7 @@ TrainConfig load_run_config(const std::string& run_dir) {
   FieldSet fields;
   config.bind(fields);
   const fs::path path = fs::path(run_dir) / "config.json";
-  fields.load_json(read_json(path), path.string());
+  fields.load_json(read_json(path.string()), path.string());
   return config;
 }
 
@@ -106,11 +108,11 @@ nlohmann::json run_training(const TrainRequest& request) {
   config.model.classes = static_cast<int64_t>(dataset.class_names.size());
   config.validate();
   if (!resuming)  // a fresh run: no stale results of an earlier run in the same folder (only ours)
-    for (const char* ours : {"metrics.jsonl", "folds", "checkpoints", "samples", "plots"}) fs::remove_all(dir / ours);
+    for (const char* ours : {"metrics.jsonl", "folds", "checkpoints", "samples", "plots", "judge"}) fs::remove_all(dir / ours);
   fs::create_directories(dir / "folds");
   FieldSet fields;
   config.bind(fields);
-  write_json(dir / "config.json", fields.to_json());
+  write_json((dir / "config.json").string(), fields.to_json());
 
   data::SplitOptions so;
   so.folds = static_cast<int>(config.protocol.folds);
@@ -128,7 +130,7 @@ nlohmann::json run_training(const TrainRequest& request) {
     if (config.protocol.fold >= 0 && f != config.protocol.fold) continue;
     const fs::path fold_path = dir / "folds" / ("fold" + std::to_string(f) + ".json");
     if (resuming && fs::exists(fold_path)) {
-      results.push_back(read_json(fold_path));
+      results.push_back(read_json(fold_path.string()));
       continue;
     }
     const data::Fold& fold = split.folds[static_cast<size_t>(f)];
@@ -140,12 +142,12 @@ nlohmann::json run_training(const TrainRequest& request) {
     FoldTrainer trainer(config, std::move(data), request.out, f, log);
     trainer.stop_after(request.stop_after_steps);
     const nlohmann::json result = fold_json(trainer.run(request.resume), dataset.class_names);
-    write_json(fold_path, result);
+    write_json(fold_path.string(), result);
     results.push_back(result);
     log.message("[fold " + std::to_string(f) + "] test accuracy " + std::to_string(result.at("accuracy").get<double>()));
   }
   const nlohmann::json summary = summarize(config, results, dataset.class_names);
-  write_json(dir / "summary.json", summary);
+  write_json((dir / "summary.json").string(), summary);
   write_report(request.out);
   return summary;
 }

@@ -26,6 +26,11 @@ nlohmann::json run_training(const TrainRequest& request);
 // The dataset as the config asks for it (format, classes, subject pattern, size, channels).
 data::Dataset load_configured_dataset(const TrainConfig& config, const std::string& path);
 
+// JSON files of a run folder: written atomically (a temporary file, then a rename, so a reader
+// never sees half a file); read with errors that name the file.
+void write_json(const std::string& path, const nlohmann::json& json);
+nlohmann::json read_json(const std::string& path);
+
 // Reads RUNDIR/config.json back into a config (unknown keys are errors).
 TrainConfig load_run_config(const std::string& run_dir);
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -105,6 +106,54 @@ std::string confusion_table(const nlohmann::json& pooled, const std::vector<std:
   return h.str();
 }
 
+// The newest sample grid of each (fold, stage) of a run's metrics: "fold0_stage1" -> path.
+std::map<std::string, std::string> last_samples(const std::vector<nlohmann::json>& metrics) {
+  std::map<std::string, std::string> last;
+  for (const nlohmann::json& r : metrics)
+    if (r.contains("samples"))
+      last["fold" + std::to_string(r.at("fold").get<int64_t>()) + "_" + r.at("stage").get<std::string>()] = r["samples"];
+  return last;
+}
+
+const char* const kStyle =
+    "body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;margin:1em 0}"
+    "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}img{image-rendering:pixelated;margin:4px;"
+    "border:1px solid #ccc}svg{margin:4px;border:1px solid #eee}pre{background:#f6f6f6;padding:1em}";
+
+// One row per label: a dot at the mean and a bar over [low, high], on a common horizontal axis.
+std::string svg_interval_plot(const std::string& title, const std::vector<std::string>& labels,
+                              const std::vector<double>& means, const std::vector<double>& lows,
+                              const std::vector<double>& highs) {
+  const double W = 560, row = 26, left = 110, right = 30, top = 34, bottom = 30;
+  const double H = top + bottom + row * static_cast<double>(labels.size());
+  double x0 = 1e300, x1 = -1e300;
+  for (size_t i = 0; i < labels.size(); ++i) x0 = std::min(x0, lows[i]), x1 = std::max(x1, highs[i]);
+  if (!(x0 < x1)) x0 -= 0.01, x1 += 0.01;
+  const double pad = 0.05 * (x1 - x0);
+  x0 -= pad, x1 += pad;
+  auto px = [&](double x) { return left + (x - x0) / (x1 - x0) * (W - left - right); };
+  std::ostringstream s;
+  s << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H
+    << "\" font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+    << "<text x=\"10\" y=\"18\" font-size=\"13\">" << title << "</text>\n";
+  for (int i = 0; i <= 4; ++i) {
+    const double x = x0 + (x1 - x0) * i / 4;
+    s << "<line x1=\"" << px(x) << "\" x2=\"" << px(x) << "\" y1=\"" << top - 6 << "\" y2=\"" << H - bottom
+      << "\" stroke=\"#ddd\"/><text x=\"" << px(x) << "\" y=\"" << H - bottom + 15 << "\" text-anchor=\"middle\">"
+      << fixed(100 * x, 1) << "%</text>\n";
+  }
+  for (size_t i = 0; i < labels.size(); ++i) {
+    const double y = top + row * (static_cast<double>(i) + 0.5);
+    const char* color = kColors[i % 8];
+    s << "<text x=\"" << left - 8 << "\" y=\"" << y + 4 << "\" text-anchor=\"end\">" << labels[i] << "</text>"
+      << "<line x1=\"" << px(lows[i]) << "\" x2=\"" << px(highs[i]) << "\" y1=\"" << y << "\" y2=\"" << y
+      << "\" stroke=\"" << color << "\" stroke-width=\"3\"/><circle cx=\"" << px(means[i]) << "\" cy=\"" << y
+      << "\" r=\"5\" fill=\"" << color << "\"/>\n";
+  }
+  s << "</svg>\n";
+  return s.str();
+}
+
 }  // namespace
 
 std::string svg_line_plot(const std::string& title, const std::string& x_label, const std::vector<PlotSeries>& series) {
@@ -151,7 +200,6 @@ void write_report(const std::string& run_dir) {
 
   // Loss curves per (fold, stage) and accuracy curves per fold, by epoch.
   std::map<std::string, std::map<std::string, PlotSeries>> plots;  // plot name -> series
-  std::map<std::string, std::string> last_samples;                 // "fold0_stage1" -> path
   for (const nlohmann::json& r : metrics) {
     const std::string key = "fold" + std::to_string(r.at("fold").get<int64_t>()) + "_" + r.at("stage").get<std::string>();
     const double epoch = r.at("epoch").get<double>() + 1;
@@ -161,13 +209,19 @@ void write_report(const std::string& run_dir) {
         s.name = it.key();
         s.points.push_back({epoch, it.value().get<double>()});
       }
+    if (r.contains("synthesis"))  // the judge's scores of G's faces (train/synthesis.h)
+      for (auto it = r["synthesis"].begin(); it != r["synthesis"].end(); ++it) {
+        if (it.value().is_null()) continue;
+        PlotSeries& s = plots["synthesis_" + key][it.key()];
+        s.name = it.key();
+        s.points.push_back({epoch, it.value().get<double>()});
+      }
     for (const char* acc : {"train_accuracy", "val_accuracy"})
       if (r.contains(acc)) {
         PlotSeries& s = plots["accuracy_" + key][acc];
         s.name = acc;
         s.points.push_back({epoch, r[acc].get<double>()});
       }
-    if (r.contains("samples")) last_samples[key] = r["samples"];
   }
   std::ostringstream plot_html;
   for (const auto& [name, series_map] : plots) {
@@ -180,9 +234,7 @@ void write_report(const std::string& run_dir) {
 
   std::ostringstream h;
   h << "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>fer run: " << summary.at("mode").get<std::string>()
-    << "</title><style>body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;margin:1em 0}"
-       "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}img{image-rendering:pixelated;margin:4px;"
-       "border:1px solid #ccc}svg{margin:4px;border:1px solid #eee}pre{background:#f6f6f6;padding:1em}</style></head><body>\n"
+    << "</title><style>" << kStyle << "</style></head><body>\n"
     << "<h1>fer run: mode " << summary.at("mode").get<std::string>() << "</h1>\n<h2>Accuracy</h2>\n<p>Mean over "
     << summary.at("folds").size() << " test fold(s): <b>" << fixed(100 * summary.at("mean_accuracy").get<double>())
     << "% ± " << fixed(100 * summary.at("std_accuracy").get<double>()) << "%</b> (model selected on the inner "
@@ -201,12 +253,118 @@ void write_report(const std::string& run_dir) {
     << "<p>Rows: a validation face x, its reconstruction x_rec, then x_hat for each expression (" ;
   for (size_t k = 0; k < classes.size(); ++k) h << (k ? ", " : "") << classes[k];
   h << "); the lower rows show new identities from the prior, x_pf, for each expression.</p>\n";
-  for (const auto& [key, path] : last_samples)
+  for (const auto& [key, path] : last_samples(metrics))
     if (fs::exists(dir / path)) h << "<h3>" << key << "</h3>" << png_tag(dir / path, key) << "\n";
   h << "<h2>Configuration</h2><pre>" << config.dump(2) << "</pre></body></html>\n";
   std::ofstream out(dir / "report.html");
   out << h.str();
   FER_CHECK(out.good()) << "cannot write " << (dir / "report.html").string();
+}
+
+}  // namespace fer::train
+
+namespace fer::train {
+
+namespace {
+
+std::string signed_points(double v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%+.2f", 100 * v);
+  return text;
+}
+
+std::string comparison_html_table(const nlohmann::json& c) {
+  std::ostringstream h;
+  const std::string reference = c.at("reference");
+  h << "<table><tr><th>mode</th><th>test accuracy</th><th>95% CI of the mean</th><th>diff to " << reference
+    << "</th><th>95% CI (paired t)</th><th>95% CI (bootstrap)</th><th>p (paired t)</th><th>wins / ties / losses</th>"
+       "<th>verdict</th></tr>";
+  for (const std::string m : c.at("modes")) {
+    const nlohmann::json& pm = c.at("per_mode").at(m);
+    h << "<tr><th>" << m << "</th><td>" << fixed(100 * pm.at("mean").get<double>()) << "% ± "
+      << fixed(100 * pm.at("std").get<double>()) << "</td><td>[" << fixed(100 * pm.at("ci_low").get<double>()) << ", "
+      << fixed(100 * pm.at("ci_high").get<double>()) << "]</td>";
+    if (!c.at("paired").contains(m)) {
+      h << "<td colspan=\"6\">reference</td></tr>";
+      continue;
+    }
+    const nlohmann::json& p = c.at("paired").at(m);
+    h << "<td>" << signed_points(p.at("mean_diff")) << "</td><td>[" << signed_points(p.at("t_low")) << ", "
+      << signed_points(p.at("t_high")) << "]</td><td>[" << signed_points(p.at("boot_low")) << ", "
+      << signed_points(p.at("boot_high")) << "]</td><td>" << fixed(p.at("p_value").get<double>(), 3) << "</td><td>"
+      << p.at("wins") << " / " << p.at("ties") << " / " << p.at("losses") << "</td><td>"
+      << (p.at("significant").get<bool>() ? (p.at("mean_diff").get<double>() > 0 ? "higher" : "lower")
+                                          : "not significant")
+      << "</td></tr>";
+  }
+  h << "</table>";
+  return h.str();
+}
+
+std::string recall_html_table(const nlohmann::json& c) {
+  std::ostringstream h;
+  h << "<table><tr><th>mode</th>";
+  for (const std::string k : c.at("classes")) h << "<th>" << k << "</th>";
+  h << "</tr>";
+  for (const std::string m : c.at("modes")) {
+    h << "<tr><th>" << m << "</th>";
+    for (const double r : c.at("per_mode").at(m).at("pooled").at("recall")) h << "<td>" << fixed(100 * r, 1) << "%</td>";
+    h << "</tr>";
+  }
+  h << "</table>";
+  return h.str();
+}
+
+}  // namespace
+
+void write_comparison_report(const std::string& ablation_dir) {
+  const fs::path dir = ablation_dir;
+  const nlohmann::json c = nlohmann::json::parse(read_file(dir / "comparison.json"));
+  const auto modes = c.at("modes").get<std::vector<std::string>>();
+  std::vector<double> means, lows, highs;
+  std::vector<PlotSeries> per_unit;
+  for (const std::string& m : modes) {
+    const nlohmann::json& pm = c.at("per_mode").at(m);
+    means.push_back(pm.at("mean"));
+    lows.push_back(pm.at("ci_low"));
+    highs.push_back(pm.at("ci_high"));
+    PlotSeries s{m, {}};
+    const auto acc = pm.at("accuracies").get<std::vector<double>>();
+    for (size_t i = 0; i < acc.size(); ++i) s.points.push_back({static_cast<double>(i + 1), acc[i]});
+    per_unit.push_back(s);
+  }
+  std::ostringstream h;
+  h << "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>fer ablation</title><style>" << kStyle
+    << "</style></head><body>\n<h1>fer ablation</h1>\n<p>" << c.at("units").size() << " unit(s): "
+    << c.at("repeats").get<int64_t>() << " repeat(s) × " << c.at("folds").get<int64_t>()
+    << " subject-independent folds, every mode on the same splits and seeds. Test accuracy of the recognizer "
+       "selected on each fold's inner validation split; differences are paired by unit, in points. A difference "
+       "is called significant when both 95% intervals exclude 0.</p>\n"
+    << comparison_html_table(c) << "\n<h2>Accuracy per mode (mean, 95% t interval)</h2>\n"
+    << svg_interval_plot("test accuracy", modes, means, lows, highs)
+    << "\n<h2>Accuracy per unit</h2>\n<p>Units in the order (repeat, fold): ";
+  for (size_t i = 0; i < c.at("units").size(); ++i)
+    h << (i ? ", " : "") << i + 1 << " = r" << c.at("units")[i].at("repeat") << " f" << c.at("units")[i].at("fold");
+  h << ".</p>\n" << svg_line_plot("test accuracy per unit", "unit", per_unit)
+    << "\n<h2>Per-class recall (test folds pooled)</h2>\n" << recall_html_table(c)
+    << "\n<h2>Sample grids (first unit of each generator mode)</h2>\n<p>Rows: a validation face, its reconstruction, "
+       "then the face with each expression (";
+  for (size_t k = 0; k < c.at("classes").size(); ++k) h << (k ? ", " : "") << c.at("classes")[k].get<std::string>();
+  h << "); lower rows: new identities from the prior.</p>\n";
+  for (const std::string& m : modes) {
+    const fs::path run = dir / c.at("units").at(0).at("run").at(m).get<std::string>();
+    if (!fs::exists(run / "metrics.jsonl")) continue;
+    for (const auto& [key, path] : last_samples(read_metrics(run / "metrics.jsonl")))
+      if (fs::exists(run / path)) h << "<h3>" << m << ": " << key << "</h3>" << png_tag(run / path, m + " " + key) << "\n";
+  }
+  h << "<h2>Settings</h2><pre>" << c.at("settings").dump(2) << "</pre></body></html>\n";
+  const fs::path tmp = dir / "report.html.tmp";
+  {
+    std::ofstream out(tmp);
+    out << h.str();
+    FER_CHECK(out.good()) << "cannot write " << tmp.string();
+  }
+  fs::rename(tmp, dir / "report.html");
 }
 
 }  // namespace fer::train

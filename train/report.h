@@ -3,6 +3,7 @@
 // inlined as data URIs, plots inlined as SVG) that shows the configuration, the per-fold and
 // mean±std accuracies, per-class recall, the confusion matrix, the plots and the sample grids.
 // Everything is rebuilt from config.json, metrics.jsonl and summary.json, so `fer eval` can redo it.
+// The ablation's report (write_comparison_report) is built the same way from comparison.json.
 #pragma once
 #include <string>
 #include <utility>
@@ -20,5 +21,11 @@ std::string svg_line_plot(const std::string& title, const std::string& x_label,
                           const std::vector<PlotSeries>& series);
 
 void write_report(const std::string& run_dir);
+
+// OUT/report.html of `fer ablate` (train/ablate.h), from OUT/comparison.json and the unit run
+// folders: the table of train/ablate.h's comparison_table, accuracy per mode with its 95% interval,
+// accuracy per unit and mode (a line per mode), per-class recall per mode, and the last sample
+// grids of stage 1 and stage 2 of each generator mode's first unit.
+void write_comparison_report(const std::string& ablation_dir);
 
 }  // namespace fer::train

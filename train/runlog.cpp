@@ -22,7 +22,35 @@ std::string duration_text(double seconds) {
   out << s % 60 << "s";
   return out.str();
 }
+std::string number(double v, const char* format) {
+  char text[32];
+  std::snprintf(text, sizeof text, format, v);
+  return text;
+}
+
+std::string percent(const nlohmann::json& v) { return number(100 * v.get<double>(), "%.1f%%"); }
 }  // namespace
+
+std::string epoch_summary(const nlohmann::json& r) {
+  std::ostringstream line;
+  if (r.contains("loss"))
+    for (auto it = r["loss"].begin(); it != r["loss"].end(); ++it)
+      line << (it == r["loss"].begin() ? "" : " ") << it.key() << " " << number(it.value().get<double>(), "%.3f");
+  if (r.contains("val_accuracy"))
+    line << " | accuracy train " << percent(r["train_accuracy"]) << ", validation " << percent(r["val_accuracy"]);
+  if (r.contains("synthesis")) {
+    const nlohmann::json& s = r["synthesis"];
+    line << " | judge: transfers " << percent(s["fidelity_transfer"]) << ", prior faces " << percent(s["fidelity_prior"])
+         << " (real faces " << percent(s["judge_real"]) << ")";
+    if (!s["identity"].is_null())
+      line << ", identity " << number(s["identity"], "%.2f") << " (unrelated " << number(s["identity_unrelated"], "%.2f")
+           << ")";
+    line << ", reconstruction " << number(s["reconstruction"], "%.3f") << ", diversity "
+         << number(s["diversity"], "%.3f") << " (real " << number(s["diversity_real"], "%.3f") << ")";
+  }
+  if (r.contains("samples")) line << " | " << r["samples"].get<std::string>();
+  return line.str();
+}
 
 void install_interrupt_handler() { std::signal(SIGINT, on_sigint); }
 bool interrupt_requested() { return g_interrupt.load(); }

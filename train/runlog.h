@@ -24,6 +24,10 @@ void clear_interrupt();
 
 using LossValues = std::vector<std::pair<std::string, double>>;
 
+// The end-of-epoch line a person reads: the epoch's mean losses, train and validation accuracy,
+// the judge's scores of G's faces (train/synthesis.h) and the sample grid, from a metrics record.
+std::string epoch_summary(const nlohmann::json& record);
+
 class RunLog {
  public:
   // Appends to `metrics_path` (created if missing); quiet: no progress lines (tests).

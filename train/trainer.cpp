@@ -115,6 +115,10 @@ FoldTrainer::FoldTrainer(const TrainConfig& config, FoldData data, std::string d
   fs::create_directories(fs::path(dir_) / "samples");
 }
 
+bool FoldTrainer::uses_judge() const {
+  return uses_generator() && config_.judge.enabled && data_.val.size() > 0;
+}
+
 bool FoldTrainer::uses_identity() const {
   return uses_generator() && data_.train.num_subjects >= 2 &&
          (config_.stage0.epochs > 0 || !config_.stage0.checkpoint.empty());
@@ -371,6 +375,50 @@ void FoldTrainer::write_samples(const std::string& name) {
                   data::tile_images(grid, static_cast<int>(K + 2)));
 }
 
+// The judge: the given checkpoint, or a baseline run of this fold's real data in DIR/judge/
+// (resumed like any run when it was interrupted).
+void FoldTrainer::prepare_judge() {
+  std::string path = config_.judge.checkpoint;
+  if (path.empty()) {
+    TrainConfig c = config_;
+    c.mode = mode_name(Mode::Baseline);
+    c.judge.enabled = false;
+    const fs::path dir = fs::path(dir_) / "judge";
+    fs::create_directories(dir);
+    log_.message("[fold " + std::to_string(fold_) + "] judge: training a recognizer of the real training images into " +
+                 dir.string());
+    RunLog quiet((dir / "metrics.jsonl").string(), true);
+    FoldTrainer trainer(c, FoldData{data_.train, data_.val, ImageSet{}, data_.class_names}, dir.string(), fold_, quiet);
+    trainer.run(true);
+    path = trainer.best_recognizer_path();
+  }
+  Generator unused(0);  // the weights come from the checkpoint; init_gen_ stays untouched
+  judge_ = std::make_shared<models::Recognizer>(config_.model, unused, 0);
+  load_checkpoint(path, {{{"R", judge_.get()}}, {}, {}});
+  judge_->to(device_);
+  judge_->eval();
+  judge_->set_requires_grad(false);
+}
+
+SynthesisScores FoldTrainer::score_generator() {
+  FER_CHECK(judge_) << "score_generator: no judge (prepare_judge has not run)";
+  E_->eval();
+  G_->eval();
+  FaceSource source;
+  source.encode = [&](const Tensor& x) { return E_->forward(x); };
+  source.decode = [&](const Tensor& codes, const Tensor& labels) { return G_->forward(codes, labels); };
+  source.latent = config_.model.latent;
+  SynthesisProbe probe;
+  probe.real = &data_.val;
+  probe.faces = config_.judge.faces;
+  probe.classes = config_.model.classes;
+  probe.device = device_;
+  const SynthesisScores scores = score_synthesis(*judge_, Id_.get(), source, probe);
+  E_->train();
+  G_->train();
+  return scores;
+}
+
 void FoldTrainer::select_if_best(double val_accuracy, int64_t epoch, Position& at) {
   if (val_accuracy <= at.best_val) return;  // ties keep the earlier epoch
   at.best_val = val_accuracy;
@@ -392,6 +440,7 @@ nlohmann::json FoldTrainer::end_epoch(int stage, int64_t epoch, Position& at) {
     const std::string name = "fold" + std::to_string(fold_) + "_" + kStageKeys[stage] + "_epoch" + std::to_string(epoch);
     write_samples(name);
     record["samples"] = "samples/" + name + ".png";
+    if (judge_) record["synthesis"] = score_generator().to_json();
   }
   return record;
 }
@@ -440,7 +489,7 @@ void FoldTrainer::run_stage(int stage, const ImageSet& set, int64_t epochs, int6
     }
     nlohmann::json record = end_epoch(stage, at.epoch, at);
     log_.write(record);
-    log_.message(where + ": " + record.dump());
+    log_.message(where + ": " + epoch_summary(record));
     Position next = at;
     next.next_epoch();
     save(next);
@@ -464,6 +513,7 @@ FoldResult FoldTrainer::run(bool resume) {
     Id_->eval();
     Id_->set_requires_grad(false);
   }
+  if (uses_judge()) prepare_judge();
   const bool needed[] = {Id_ && config_.stage0.checkpoint.empty(), uses_generator(), true};
   const int64_t epochs[] = {config_.stage0.epochs, config_.stage1.epochs, config_.stage2.epochs};
   const int64_t batch[] = {config_.stage0.batch_size, config_.stage1.batch_size, config_.stage2.batch_size};

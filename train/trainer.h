@@ -10,6 +10,9 @@
 // Checkpoints (DIR/checkpoints/fold<i>.safetensors) hold every module, optimizer, generator and
 // the running class centers, with the position (stage, epoch, step in epoch): written atomically
 // at the end of each epoch and on Ctrl-C, so --resume continues exactly where the run stopped.
+// The judge (train/synthesis.h) is loaded from judge.checkpoint or trained first, as a baseline
+// fold run of its own in DIR/judge/; it draws none of this run's random numbers, so a run's
+// result does not depend on whether it is judged.
 // Randomness: `init` seeds the weights; `sample` draws priors, labels and augmentation keys and is
 // saved; the batch order is a pure function of (seed, stage, epoch).
 #pragma once
@@ -25,6 +28,7 @@
 #include "train/imageset.h"
 #include "train/metrics.h"
 #include "train/runlog.h"
+#include "train/synthesis.h"
 
 namespace fer::train {
 
@@ -85,6 +89,11 @@ class FoldTrainer {
   Confusion evaluate(const ImageSet& set);
   bool uses_generator() const { return mode_ != Mode::Baseline; }
   bool uses_identity() const;
+  // The judge scores G's faces (train/synthesis.h): generator modes with judge.enabled and a
+  // non-empty validation split.
+  bool uses_judge() const;
+  // G's faces now, as the judge and Id see them (E and G in eval mode for the measurement).
+  SynthesisScores score_generator();
 
   models::Encoder& encoder() { return *E_; }
   models::Decoder& generator() { return *G_; }
@@ -102,6 +111,7 @@ class FoldTrainer {
   void save(const Position& at);
   void write_samples(const std::string& name);
   void select_if_best(double val_accuracy, int64_t epoch, Position& at);
+  void prepare_judge();
 
   TrainConfig config_;
   Mode mode_;
@@ -117,6 +127,7 @@ class FoldTrainer {
   std::shared_ptr<models::LatentDiscriminator> Dz_;
   std::shared_ptr<models::IdentityNet> Id_;
   std::shared_ptr<models::Recognizer> R_;
+  std::shared_ptr<models::Recognizer> judge_;  // frozen; set by prepare_judge()
   std::shared_ptr<CenterBuffers> centers_;
   int64_t stop_after_ = -1, steps_run_ = 0;
   std::unique_ptr<optim::Optimizer> opt_id_, opt_eg_, opt_d_, opt_dz_, opt_r_, opt_g_;

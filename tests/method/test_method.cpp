@@ -16,9 +16,11 @@
 #include "train/cli.h"
 #include "train/protocol.h"
 #include "train/trainer.h"
+#include "tests/method/tiny.h"
 
 using namespace fer;
 using namespace fer::train;
+using namespace fer::train::tiny;
 namespace fs = std::filesystem;
 
 namespace {
@@ -31,53 +33,6 @@ const std::vector<std::string> kStepDevices = {"cpu", "cuda-sim"};
 #else
 const std::vector<std::string> kStepDevices = {"cpu"};
 #endif
-
-// A tiny rendered dataset (6 subjects x 7 expressions x 2 images, 16x16), made once per process.
-const std::string& tiny_dataset() {
-  static const std::string dir = [] {
-    const std::string path = (fs::temp_directory_path() / ("fer_method_data_" + std::to_string(::getpid()))).string();
-    data::SynthOptions o;
-    o.out_dir = path;
-    o.subjects = 6;
-    o.per_class = 2;
-    o.size = 16;
-    o.threads = 1;
-    data::write_synthetic_dataset(o);
-    return path;
-  }();
-  return dir;
-}
-
-std::string fresh_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("fer_method_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  return dir.string();
-}
-
-TrainConfig tiny_config(const std::string& mode, const std::string& device) {
-  TrainConfig c = small_config(16, 0.125, 1);
-  c.mode = mode;
-  c.device = device;
-  c.model.latent = 8;
-  c.model.feature_dim = 16;
-  c.protocol.folds = 3;
-  c.protocol.fold = 0;
-  c.protocol.val_fraction = 0.25;
-  c.stage0.batch_size = c.stage1.batch_size = c.stage2.batch_size = 4;
-  c.stage2.synth_batch = 4;
-  c.sample_identities = 2;
-  return c;
-}
-
-FoldData tiny_fold(const TrainConfig& config) {
-  const data::Dataset dataset = load_configured_dataset(config, tiny_dataset());
-  data::SplitOptions so;
-  so.folds = 3;
-  so.val_fraction = 0.25;
-  const data::Fold fold = data::make_kfold_split(dataset, so).folds[0];
-  return {make_image_set(dataset, fold.train), make_image_set(dataset, fold.val), make_image_set(dataset, fold.test),
-          dataset.class_names};
-}
 
 RunLog& quiet_log() {
   static RunLog log((fs::temp_directory_path() / "fer_method_scratch.jsonl").string(), true);

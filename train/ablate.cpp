@@ -1,0 +1,252 @@
+#include "train/ablate.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <sstream>
+
+#include "train/fields.h"
+#include "train/metrics.h"
+#include "train/protocol.h"
+#include "train/report.h"
+#include "train/stats.h"
+
+namespace fer::train {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Unit {
+  std::string mode;
+  int64_t repeat = 0, fold = 0;
+};
+
+std::vector<std::string> modes_of(const AblateRequest& r) { return r.modes.empty() ? mode_names() : r.modes; }
+
+// The mode the others are compared with: baseline when it runs, else the first one.
+std::string reference_mode(const std::vector<std::string>& modes) {
+  for (const std::string& m : modes)
+    if (m == "baseline") return m;
+  return modes.front();
+}
+
+bool has_baseline(const AblateRequest& r) {
+  const std::vector<std::string> modes = modes_of(r);
+  return std::find(modes.begin(), modes.end(), "baseline") != modes.end();
+}
+
+// Within a (repeat, fold), baseline first: its recognizer is the judge of the other modes' faces.
+std::vector<Unit> units_of(const AblateRequest& r) {
+  std::vector<std::string> order;
+  if (has_baseline(r)) order.push_back("baseline");
+  for (const std::string& m : modes_of(r))
+    if (m != "baseline") order.push_back(m);
+  std::vector<Unit> units;
+  for (int64_t rep = 0; rep < r.repeats; ++rep)
+    for (int64_t f = 0; f < r.config.protocol.folds; ++f)
+      for (const std::string& m : order) units.push_back({m, rep, f});
+  return units;
+}
+
+std::string unit_dir(const AblateRequest& r, const Unit& u) {
+  return (fs::path(r.out) / u.mode / ("repeat" + std::to_string(u.repeat) + "-fold" + std::to_string(u.fold))).string();
+}
+
+TrainConfig unit_config(const AblateRequest& r, const Unit& u) {
+  TrainConfig c = r.config;
+  c.mode = u.mode;
+  c.protocol.fold = u.fold;
+  c.seed = r.config.seed + u.repeat;
+  if (u.mode != "baseline" && has_baseline(r) && c.judge.checkpoint.empty()) {
+    const fs::path judge = fs::path(unit_dir(r, {"baseline", u.repeat, u.fold})) / "checkpoints" /
+                           ("fold" + std::to_string(u.fold) + "_best_R.safetensors");
+    c.judge.checkpoint = fs::absolute(judge).lexically_normal().string();
+  }
+  return c;
+}
+
+nlohmann::json config_json(TrainConfig config) {
+  config.protocol.fold = -1;  // set per unit
+  FieldSet fields;
+  config.bind(fields);
+  return fields.to_json();
+}
+
+// The first key (dotted) where two JSON objects differ, or "" when they are equal.
+std::string first_difference(const nlohmann::json& a, const nlohmann::json& b, const std::string& prefix = "") {
+  if (a.is_object() && b.is_object()) {
+    for (auto it = a.begin(); it != a.end(); ++it) {
+      const std::string key = prefix.empty() ? it.key() : prefix + "." + it.key();
+      if (!b.contains(it.key())) return key;
+      const std::string d = first_difference(it.value(), b.at(it.key()), key);
+      if (!d.empty()) return d;
+    }
+    for (auto it = b.begin(); it != b.end(); ++it)
+      if (!a.contains(it.key())) return prefix.empty() ? it.key() : prefix + "." + it.key();
+    return "";
+  }
+  return a == b ? "" : (prefix.empty() ? "(the whole value)" : prefix);
+}
+
+// Refuses to mix two ablations in one folder, and to resume with other settings.
+void check_out_folder(const AblateRequest& r, const nlohmann::json& settings) {
+  const fs::path saved = fs::path(r.out) / "ablation.json";
+  if (!r.resume) {
+    FER_CHECK(!fs::exists(r.out) || fs::is_empty(r.out))
+        << "ablate: " << r.out << " is not empty; continue the ablation there with --resume, or choose another --out";
+    return;
+  }
+  FER_CHECK(fs::exists(saved)) << "ablate --resume: " << saved.string() << " not found: " << r.out
+                               << " holds no ablation to continue";
+  const std::string diff = first_difference(read_json(saved.string()), settings);
+  FER_CHECK(diff.empty()) << "ablate --resume: '" << diff << "' differs from the ablation saved in " << saved.string()
+                          << "; resume with the same flags, or start a new ablation in another --out";
+}
+
+// Accuracy of a finished unit (its summary.json holds one fold).
+nlohmann::json unit_result(const std::string& dir) {
+  const nlohmann::json summary = read_json((fs::path(dir) / "summary.json").string());
+  FER_CHECK(summary.at("folds").size() == 1) << dir << "/summary.json: expected one fold, found "
+                                             << summary.at("folds").size();
+  return summary.at("folds").at(0);
+}
+
+std::string percent(double v, bool sign = false) {
+  char text[32];
+  std::snprintf(text, sizeof text, sign ? "%+.2f" : "%.2f", 100 * v);
+  return text;
+}
+
+}  // namespace
+
+nlohmann::json ablation_settings(const AblateRequest& r) {
+  return {{"data", fs::absolute(r.data).lexically_normal().string()},
+          {"modes", modes_of(r)},
+          {"folds", r.config.protocol.folds},
+          {"repeats", r.repeats},
+          {"config", config_json(r.config)}};
+}
+
+nlohmann::json compare_units(const AblateRequest& r) {
+  const std::vector<std::string> modes = modes_of(r);
+  const std::string reference = reference_mode(modes);
+  std::map<std::string, std::vector<double>> accuracy;
+  std::map<std::string, Confusion> pooled;
+  std::map<std::string, nlohmann::json> best_epochs;
+  std::vector<std::string> classes;
+  nlohmann::json units = nlohmann::json::array();
+  for (const Unit& u : units_of(r)) {
+    const nlohmann::json fold = unit_result(unit_dir(r, u));
+    classes = fold.at("classes").get<std::vector<std::string>>();
+    accuracy[u.mode].push_back(fold.at("accuracy").get<double>());
+    const auto rows = fold.at("confusion").get<std::vector<std::vector<int64_t>>>();
+    Confusion& c = pooled.try_emplace(u.mode, static_cast<int64_t>(rows.size())).first->second;
+    for (size_t t = 0; t < rows.size(); ++t)
+      for (size_t p = 0; p < rows.size(); ++p) c.counts[t * rows.size() + p] += rows[t][p];
+    if (units.empty() || units.back().at("repeat") != u.repeat || units.back().at("fold") != u.fold)
+      units.push_back({{"repeat", u.repeat}, {"fold", u.fold}, {"test_images", fold.at("test_images")}});
+    units.back()["accuracy"][u.mode] = fold.at("accuracy");
+    units.back()["run"][u.mode] = fs::relative(unit_dir(r, u), r.out).string();
+  }
+  nlohmann::json per_mode, paired;
+  for (const std::string& m : modes) {
+    const std::vector<double>& a = accuracy.at(m);
+    const PairedComparison self = paired_comparison(a, std::vector<double>(a.size(), 0.0));  // interval of the mean
+    per_mode[m] = {{"mean", mean_of(a)}, {"std", sample_std(a)}, {"ci_low", self.t_low}, {"ci_high", self.t_high},
+                   {"accuracies", a}, {"pooled", pooled.at(m).to_json()}};
+    if (m == reference) continue;
+    const PairedComparison c = paired_comparison(a, accuracy.at(reference));
+    paired[m] = {{"n", c.n},           {"mean_diff", c.mean_diff}, {"sd_diff", c.sd_diff}, {"t_low", c.t_low},
+                 {"t_high", c.t_high}, {"boot_low", c.boot_low},   {"boot_high", c.boot_high},
+                 {"p_value", c.p_value}, {"wins", c.wins},          {"ties", c.ties},       {"losses", c.losses},
+                 {"significant", c.significant()}};
+  }
+  return {{"reference", reference}, {"modes", modes},         {"folds", r.config.protocol.folds},
+          {"repeats", r.repeats},   {"classes", classes},     {"units", units},
+          {"per_mode", per_mode},   {"paired", paired},       {"settings", ablation_settings(r)}};
+}
+
+std::string comparison_table(const nlohmann::json& c) {
+  const std::string reference = c.at("reference");
+  const auto n = c.at("units").size();
+  std::ostringstream s;
+  char line[256];
+  std::snprintf(line, sizeof line, "%-12s %-16s %-19s %-9s %-20s %-20s %s\n", "mode", "test accuracy",
+                "95% CI of mean", "diff", "95% CI (paired t)", "95% CI (bootstrap)", "W/T/L");
+  s << line;
+  for (const std::string m : c.at("modes")) {
+    const nlohmann::json& pm = c.at("per_mode").at(m);
+    std::snprintf(line, sizeof line, "%-12s %6s%% +- %5s  [%6s, %6s]", m.c_str(), percent(pm.at("mean")).c_str(),
+                  percent(pm.at("std")).c_str(), percent(pm.at("ci_low")).c_str(), percent(pm.at("ci_high")).c_str());
+    s << line;
+    if (c.at("paired").contains(m)) {
+      const nlohmann::json& p = c.at("paired").at(m);
+      std::snprintf(line, sizeof line, "   %7s   [%7s, %7s]   [%7s, %7s]   %lld/%lld/%lld",
+                    percent(p.at("mean_diff"), true).c_str(), percent(p.at("t_low"), true).c_str(),
+                    percent(p.at("t_high"), true).c_str(), percent(p.at("boot_low"), true).c_str(),
+                    percent(p.at("boot_high"), true).c_str(), static_cast<long long>(p.at("wins").get<int64_t>()),
+                    static_cast<long long>(p.at("ties").get<int64_t>()),
+                    static_cast<long long>(p.at("losses").get<int64_t>()));
+      s << line;
+    } else {
+      s << "   (reference)";
+    }
+    s << "\n";
+  }
+  s << "\nAccuracy in %, mean +- sample std over " << n << " unit(s) (" << c.at("repeats").get<int64_t>()
+    << " repeat(s) x " << c.at("folds").get<int64_t>() << " subject-independent folds); diff: paired difference to "
+    << reference << " (points).\n";
+  for (const std::string m : c.at("modes")) {
+    if (!c.at("paired").contains(m)) continue;
+    const nlohmann::json& p = c.at("paired").at(m);
+    const bool sig = p.at("significant");
+    const double d = p.at("mean_diff");
+    s << m << " vs " << reference << ": "
+      << (n < 2 ? "one unit, no interval: not significant"
+                : sig ? std::string(d > 0 ? "higher" : "lower") + ", significant at 5% (both intervals exclude 0)"
+                      : "not significant (an interval includes 0)")
+      << "\n";
+  }
+  return s.str();
+}
+
+nlohmann::json run_ablation(const AblateRequest& r) {
+  for (const std::string& m : modes_of(r)) parse_mode(m);  // names checked before any training
+  FER_CHECK(r.repeats >= 1) << "ablate: --repeats " << r.repeats << " must be at least 1";
+  FER_CHECK(r.config.protocol.folds >= 2) << "ablate: --folds " << r.config.protocol.folds << " must be at least 2";
+  const nlohmann::json settings = ablation_settings(r);
+  check_out_folder(r, settings);
+  fs::create_directories(r.out);
+  write_json((fs::path(r.out) / "ablation.json").string(), settings);
+
+  const std::vector<Unit> units = units_of(r);
+  for (size_t i = 0; i < units.size(); ++i) {
+    const Unit& u = units[i];
+    TrainRequest t;
+    t.config = unit_config(r, u);
+    t.data = r.data;
+    t.out = unit_dir(r, u);
+    t.resume = fs::exists(fs::path(t.out) / "config.json");
+    t.quiet = r.quiet;
+    t.stop_after_steps = static_cast<int64_t>(i) == r.stop_unit ? r.stop_after_steps : -1;
+    const bool done = fs::exists(fs::path(t.out) / "summary.json");
+    std::fprintf(stderr, "[ablate %zu/%zu] %s, repeat %lld, fold %lld: %s\n", i + 1, units.size(), u.mode.c_str(),
+                 static_cast<long long>(u.repeat), static_cast<long long>(u.fold),
+                 done ? "done, read back" : t.resume ? "resuming" : "training");
+    const auto start = std::chrono::steady_clock::now();
+    const nlohmann::json summary = run_training(t);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (!done)
+      std::fprintf(stderr, "[ablate %zu/%zu] %s, repeat %lld, fold %lld: test accuracy %s%% in %.0f s\n", i + 1,
+                   units.size(), u.mode.c_str(), static_cast<long long>(u.repeat), static_cast<long long>(u.fold),
+                   percent(summary.at("mean_accuracy")).c_str(), seconds);
+  }
+  const nlohmann::json comparison = compare_units(r);
+  write_json((fs::path(r.out) / "comparison.json").string(), comparison);
+  write_comparison_report(r.out);
+  return comparison;
+}
+
+}  // namespace fer::train
