@@ -63,6 +63,7 @@ void TrainConfig::bind(FieldSet& f) {
   f.add("stage2.batch_size", &stage2.batch_size, "real images per recognizer step");
   f.add("stage2.synth_batch", &stage2.synth_batch, "synthetic images per recognizer step");
   f.add("stage2.lr", &stage2.lr, "recognizer Adam learning rate");
+  f.add("stage2.lr_schedule", &stage2.lr_schedule, "recognizer learning rate over the epochs", {"constant", "cosine"});
   f.add("stage2.beta1", &stage2.beta1, "recognizer Adam beta1");
   f.add("stage2.weight_decay", &stage2.weight_decay, "recognizer L2 weight decay");
   f.add("stage2.w_synth", &stage2.w_synth, "weight of CE(R(x_s), y_s)");

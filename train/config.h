@@ -63,6 +63,9 @@ struct JointConfig {             // stage 2 (and the recognizer of every ablatio
   int64_t batch_size = 32;
   int64_t synth_batch = 32;      // synthetic faces per step (synth and joint modes)
   double lr = 1e-3;              // recognizer Adam
+  // The recognizer's learning rate over the epochs: "constant", or "cosine" (lr * (1 + cos(pi e / E)) / 2
+  // in epoch e of E: a pure function of the epoch, so --resume needs no state for it).
+  std::string lr_schedule = "constant";
   double beta1 = 0.9;
   double weight_decay = 5e-4;
   double w_synth = 1;            // CE(R(x_s), y_s)

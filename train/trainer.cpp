@@ -42,6 +42,12 @@ void step_on(optim::Optimizer& opt, const Tensor& loss) {
   opt.step();
 }
 
+double recognizer_lr(const JointConfig& c, int64_t epoch) {
+  if (c.lr_schedule == "constant") return c.lr;
+  constexpr double kPi = 3.14159265358979323846;
+  return c.lr * 0.5 * (1 + std::cos(kPi * static_cast<double>(epoch) / static_cast<double>(c.epochs)));
+}
+
 bool is_joint(Mode m) { return m == Mode::Joint || m == Mode::JointIntra || m == Mode::JointRdbp; }
 
 }  // namespace
@@ -468,6 +474,7 @@ void FoldTrainer::run_stage(int stage, const ImageSet& set, int64_t epochs, int6
   FER_CHECK(steps_per_epoch > 0) << kStageNames[stage] << ": " << set.size()
                                  << " training images are too few for one batch of 2";
   for (; at.epoch < epochs; at.next_epoch()) {
+    if (stage == 2) opt_r_->set_lr(recognizer_lr(config_.stage2, at.epoch));
     const auto batches = epoch_batches(set.size(), batch_size, static_cast<uint64_t>(config_.seed), kStageKeys[stage], at.epoch);
     const std::string where = where_prefix + std::to_string(at.epoch + 1) + "/" + std::to_string(epochs);
     for (; at.step < static_cast<int64_t>(batches.size()); ++at.step) {

@@ -306,3 +306,22 @@ TEST_CASE("fer rejects unknown flags, keys and modes with a suggestion", "[cpu]"
   REQUIRE(config.mode == "synth");
   REQUIRE(fields.to_json().at("stage2").at("lr") == 0.5);
 }
+
+TEST_CASE("stage2.lr_schedule=cosine sets the recognizer's rate from the epoch", "[cpu]") {
+  TrainRequest r;
+  r.config = tiny_config("baseline", "cpu");
+  r.config.stage2.epochs = 3;
+  r.config.stage2.lr = 0.004;
+  r.config.stage2.lr_schedule = "cosine";
+  r.data = tiny_dataset();
+  r.quiet = true;
+  r.out = fresh_dir("cosine");
+  run_training(r);
+  // The last epoch (e = 2 of 3) ran at 0.004 * (1 + cos(2 pi / 3)) / 2 = 0.001.
+  const auto saved = load_safetensors(r.out + "/checkpoints/fold0.safetensors");
+  REQUIRE(std::fabs(saved.at("optim.R.lr").to_vector_f64().at(0) - 0.001) < 1e-12);
+  FieldSet fields;
+  TrainConfig config;
+  config.bind(fields);
+  REQUIRE_THROWS_WITH(fields.set("stage2.lr_schedule", "cosin"), Catch::Contains("did you mean 'cosine'"));
+}
