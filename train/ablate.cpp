@@ -1,16 +1,29 @@
 #include "train/ablate.h"
 
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <map>
 #include <sstream>
 
 #include "train/fields.h"
 #include "train/metrics.h"
 #include "train/protocol.h"
 #include "train/report.h"
+#include "train/runlog.h"
 #include "train/stats.h"
+
+extern char** environ;
 
 namespace fer::train {
 
@@ -119,6 +132,145 @@ std::string percent(double v, bool sign = false) {
   return text;
 }
 
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// The last lines of a unit's train.log, for the error that names a failed unit.
+std::string log_tail(const std::string& dir) {
+  std::ifstream in(fs::path(dir) / "train.log");
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) lines.push_back(line);
+  std::string tail = "the end of " + dir + "/train.log:";
+  for (size_t i = lines.size() > 3 ? lines.size() - 3 : 0; i < lines.size(); ++i) tail += "\n  " + lines[i];
+  return tail;
+}
+
+// `fer train --resume` on the unit's folder, as a child process with its own thread count.
+pid_t spawn_unit(const AblateRequest& r, const Unit& u) {
+  const std::string dir = unit_dir(r, u), log = dir + "/train.log";
+  const std::vector<std::string> args = {r.fer_binary, "train", "--data", r.data, "--out", dir, "--resume"};
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e)
+    if (std::string(*e).rfind("OMP_NUM_THREADS=", 0) != 0) env.push_back(*e);
+  env.push_back("OMP_NUM_THREADS=" + std::to_string(r.threads_per_job));
+  std::vector<char*> argv, envp;
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  for (const std::string& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+  argv.push_back(nullptr);
+  envp.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  pid_t pid = 0;
+  const int rc = posix_spawn(&pid, r.fer_binary.c_str(), &actions, nullptr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  FER_CHECK(rc == 0) << "ablate: cannot start " << r.fer_binary << " for " << dir << ": " << std::strerror(rc);
+  return pid;
+}
+
+std::string unit_name(const Unit& u) {
+  return u.mode + ", repeat " + std::to_string(u.repeat) + ", fold " + std::to_string(u.fold);
+}
+
+bool unit_done(const AblateRequest& r, const Unit& u) { return fs::exists(fs::path(unit_dir(r, u)) / "summary.json"); }
+
+// A unit's run folder starts with its config.json, so that every unit, new or half done, is
+// continued the same way: `fer train --resume` on its folder.
+void write_unit_config(const AblateRequest& r, const Unit& u) {
+  const fs::path config = fs::path(unit_dir(r, u)) / "config.json";
+  if (fs::exists(config)) return;
+  fs::create_directories(config.parent_path());
+  FieldSet fields;
+  TrainConfig c = unit_config(r, u);
+  c.bind(fields);
+  write_json(config.string(), fields.to_json());
+}
+
+void print_unit_result(const AblateRequest& r, const Unit& u, size_t index, size_t count, double seconds) {
+  const double accuracy = unit_result(unit_dir(r, u)).at("accuracy");
+  std::fprintf(stderr, "[ablate %zu/%zu] %s: test accuracy %s%% in %.0f s\n", index + 1, count, unit_name(u).c_str(),
+               percent(accuracy).c_str(), seconds);
+}
+
+// One unit after another in this process (its threads), in the order of units_of.
+void run_units_here(const AblateRequest& r, const std::vector<Unit>& units) {
+  for (size_t i = 0; i < units.size(); ++i) {
+    const Unit& u = units[i];
+    const bool done = unit_done(r, u);
+    std::fprintf(stderr, "[ablate %zu/%zu] %s: %s\n", i + 1, units.size(), unit_name(u).c_str(),
+                 done ? "done, read back" : "training");
+    TrainRequest t;
+    t.data = r.data;
+    t.out = unit_dir(r, u);
+    t.resume = true;
+    t.quiet = r.quiet;
+    t.stop_after_steps = static_cast<int64_t>(i) == r.stop_unit ? r.stop_after_steps : -1;
+    const auto start = std::chrono::steady_clock::now();
+    run_training(t);
+    if (!done) print_unit_result(r, u, i, units.size(), seconds_since(start));
+  }
+}
+
+// `jobs` units at a time, each a `fer train --resume` child process with threads_per_job OpenMP
+// threads and its output in the unit's train.log. A generator unit starts once the baseline unit
+// of its (repeat, fold) has finished, because that recognizer is its judge. On Ctrl-C (the
+// children get it too, or are sent it) every child checkpoints; then this throws Interrupted.
+void run_units_in_processes(const AblateRequest& r, const std::vector<Unit>& units) {
+  std::vector<size_t> pending;
+  for (size_t i = 0; i < units.size(); ++i)
+    if (!unit_done(r, units[i])) pending.push_back(i);
+  std::fprintf(stderr, "[ablate] %zu of %zu units to train, %lld at a time with %lld thread(s) each\n", pending.size(),
+               units.size(), static_cast<long long>(r.jobs), static_cast<long long>(r.threads_per_job));
+  auto ready = [&](size_t i) {
+    const Unit& u = units[i];
+    return u.mode == "baseline" || !has_baseline(r) || unit_done(r, {"baseline", u.repeat, u.fold});
+  };
+  struct Running {
+    size_t unit;
+    std::chrono::steady_clock::time_point start;
+  };
+  std::map<pid_t, Running> running;
+  std::string failure;
+  while (!pending.empty() || !running.empty()) {
+    const bool stopping = interrupt_requested() || !failure.empty();
+    for (auto it = pending.begin(); !stopping && it != pending.end() && static_cast<int64_t>(running.size()) < r.jobs;) {
+      if (!ready(*it)) {
+        ++it;
+        continue;
+      }
+      const Unit& u = units[*it];
+      std::fprintf(stderr, "[ablate %zu/%zu] %s: training (log: %s/train.log)\n", *it + 1, units.size(),
+                   unit_name(u).c_str(), unit_dir(r, u).c_str());
+      running[spawn_unit(r, u)] = {*it, std::chrono::steady_clock::now()};
+      it = pending.erase(it);
+    }
+    if (running.empty()) break;  // stopping, or (never with a baseline first) nothing ready
+    if (stopping && interrupt_requested())
+      for (const auto& [pid, _] : running) ::kill(pid, SIGINT);
+    int status = 0;
+    const pid_t pid = ::waitpid(-1, &status, 0);
+    if (pid < 0) {
+      FER_CHECK(errno == EINTR) << "ablate: waitpid failed: " << std::strerror(errno);
+      continue;
+    }
+    const auto child = running.find(pid);
+    if (child == running.end()) continue;
+    const Unit& u = units[child->second.unit];
+    const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (code == 0) {
+      print_unit_result(r, u, child->second.unit, units.size(), seconds_since(child->second.start));
+    } else if (code != 130 && failure.empty()) {
+      failure = unit_name(u) + " failed (exit " + std::to_string(code) + "); " + log_tail(unit_dir(r, u));
+    }
+    running.erase(child);
+  }
+  if (!failure.empty()) FER_THROW() << "ablate: " << failure;
+  if (interrupt_requested()) throw Interrupted{r.out};
+}
+
 }  // namespace
 
 nlohmann::json ablation_settings(const AblateRequest& r) {
@@ -222,27 +374,11 @@ nlohmann::json run_ablation(const AblateRequest& r) {
   write_json((fs::path(r.out) / "ablation.json").string(), settings);
 
   const std::vector<Unit> units = units_of(r);
-  for (size_t i = 0; i < units.size(); ++i) {
-    const Unit& u = units[i];
-    TrainRequest t;
-    t.config = unit_config(r, u);
-    t.data = r.data;
-    t.out = unit_dir(r, u);
-    t.resume = fs::exists(fs::path(t.out) / "config.json");
-    t.quiet = r.quiet;
-    t.stop_after_steps = static_cast<int64_t>(i) == r.stop_unit ? r.stop_after_steps : -1;
-    const bool done = fs::exists(fs::path(t.out) / "summary.json");
-    std::fprintf(stderr, "[ablate %zu/%zu] %s, repeat %lld, fold %lld: %s\n", i + 1, units.size(), u.mode.c_str(),
-                 static_cast<long long>(u.repeat), static_cast<long long>(u.fold),
-                 done ? "done, read back" : t.resume ? "resuming" : "training");
-    const auto start = std::chrono::steady_clock::now();
-    const nlohmann::json summary = run_training(t);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (!done)
-      std::fprintf(stderr, "[ablate %zu/%zu] %s, repeat %lld, fold %lld: test accuracy %s%% in %.0f s\n", i + 1,
-                   units.size(), u.mode.c_str(), static_cast<long long>(u.repeat), static_cast<long long>(u.fold),
-                   percent(summary.at("mean_accuracy")).c_str(), seconds);
-  }
+  for (const Unit& u : units) write_unit_config(r, u);
+  if (r.jobs > 1)
+    run_units_in_processes(r, units);
+  else
+    run_units_here(r, units);
   const nlohmann::json comparison = compare_units(r);
   write_json((fs::path(r.out) / "comparison.json").string(), comparison);
   write_comparison_report(r.out);

@@ -11,9 +11,11 @@
 //
 // Repeat r draws its split and its weights with seed config.seed + r, so repeats re-draw the
 // split; every mode of one (repeat, fold) sees the same train, validation and test subjects.
-// Units run one after another in the order repeat, fold, mode; a unit with a config.json is
-// resumed, one with a summary.json is read back, so a killed ablation continues with --resume
-// where it stopped and ends with the comparison an uninterrupted one writes.
+// Units run in the order repeat, fold, mode (baseline first: its recognizer is the judge of the
+// other modes' faces, train/synthesis.h). Each unit's folder starts with its config.json and is
+// trained as `fer train --resume` trains a run; one with a summary.json is read back. So a killed
+// ablation continues with --resume where it stopped and ends with the comparison an uninterrupted
+// one writes.
 #pragma once
 #include <nlohmann/json.hpp>
 #include <string>
@@ -31,6 +33,13 @@ struct AblateRequest {
   int64_t repeats = 1;
   bool resume = false;
   bool quiet = false;
+  // Units trained at once: 1 trains them in this process, one after another; more run each as a
+  // `fer train --resume` child process of fer_binary with threads_per_job OpenMP threads (its
+  // output in the unit's train.log). Results depend on the thread count (the order of float
+  // sums), not on the number of jobs.
+  int64_t jobs = 1;
+  int64_t threads_per_job = 1;
+  std::string fer_binary = "/proc/self/exe";
   // Tests of --resume: stop as on Ctrl-C in unit `stop_unit` (0-based, in run order) before its
   // `stop_after_steps`-th step; -1: never.
   int64_t stop_unit = -1, stop_after_steps = -1;

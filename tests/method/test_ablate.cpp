@@ -3,6 +3,8 @@
 // comparison of an uninterrupted one, refused folders and settings; and the judge of G's faces
 // (a copying generator scores the judge's real accuracy, a constant one chance) with a run's
 // result independent of whether it is judged.
+#include <omp.h>
+
 #include <cmath>
 #include <fstream>
 
@@ -148,6 +150,34 @@ TEST_CASE("a killed ablation resumed gives the uninterrupted comparison", "[cpu]
   REQUIRE_THROWS_WITH(run_ablation(other), Catch::Contains("'config.stage2.lr' differs"));
   const nlohmann::json resumed = run_ablation(r);
   REQUIRE(resumed == whole);
+}
+
+TEST_CASE("ablate --jobs 2 trains units as child processes to the same comparison", "[cpu]") {
+  omp_set_num_threads(1);  // the in-process ablation on the children's thread count
+  AblateRequest r = tiny_ablation("ablate_here");
+  r.modes = {"joint", "baseline"};
+  const nlohmann::json here = run_ablation(r);
+  const std::string here_dir = r.out;
+  r.out = fresh_dir("ablate_jobs");
+  r.jobs = 2;
+  r.threads_per_job = 1;
+  r.fer_binary = FER_BINARY_DIR "/fer";
+  REQUIRE(run_ablation(r) == here);
+  REQUIRE(fs::exists(r.out + "/joint/repeat0-fold1/train.log"));
+  // Not only the (tiny, near-chance) accuracies: the trained weights are the same.
+  const std::string weights = "/joint/repeat0-fold1/checkpoints/fold1.safetensors";
+  const auto in_process = load_safetensors(here_dir + weights), children = load_safetensors(r.out + weights);
+  REQUIRE(children.size() == in_process.size());
+  for (const auto& [name, tensor] : in_process) {
+    INFO(name);
+    REQUIRE_CLOSE(children.at(name), tensor, 0, 0);
+  }
+
+  r.out = fresh_dir("ablate_jobs_fail");
+  r.data = "/nonexistent/faces";
+  REQUIRE_THROWS_WITH(run_ablation(r), Catch::StartsWith("ablate: baseline, repeat 0, fold ") &&
+                                           Catch::Contains(" failed (exit 1)") &&
+                                           Catch::Contains("train.log") && Catch::Contains("/nonexistent/faces"));
 }
 
 TEST_CASE("ablate and its command refuse bad requests before training", "[cpu]") {
