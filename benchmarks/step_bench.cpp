@@ -64,6 +64,7 @@ train::TrainConfig step_config(const StepBenchOptions& o) {
   train::TrainConfig c;
   c.mode = "joint-rdbp";
   c.device = o.device;
+  c.model = models::ModelConfig{};  // the design's default models, whatever the training recipe
   c.model.image_size = o.image_size;
   c.model.width = o.width;
   c.stage1.batch_size = c.stage2.batch_size = c.stage2.synth_batch = o.batch;
