@@ -15,6 +15,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include "train/fields.h"
 #include "train/metrics.h"
@@ -214,6 +215,32 @@ void run_units_here(const AblateRequest& r, const std::vector<Unit>& units) {
   }
 }
 
+constexpr double kStatusSeconds = 60;  // how often --jobs says where its running units stand
+
+// One line: how many units are done, and the stage and epoch each running unit has finished
+// (the last record of its metrics.jsonl).
+void print_running(const AblateRequest& r, const std::vector<Unit>& units, const std::vector<size_t>& running) {
+  size_t done = 0;
+  for (const Unit& u : units) done += unit_done(r, u);
+  std::ostringstream line;
+  line << "[ablate] " << done << "/" << units.size() << " units done; running:";
+  for (size_t i : running) {
+    std::ifstream in(fs::path(unit_dir(r, units[i])) / "metrics.jsonl");
+    std::string last;
+    for (std::string l; std::getline(in, l);)
+      if (!l.empty()) last = l;
+    line << " " << unit_name(units[i]);
+    if (last.empty()) {
+      line << " (starting);";
+      continue;
+    }
+    const nlohmann::json record = nlohmann::json::parse(last);
+    line << " (" << record.at("stage").get<std::string>() << " epoch " << record.at("epoch").get<int64_t>() + 1
+         << " done);";
+  }
+  std::fprintf(stderr, "%s\n", line.str().c_str());
+}
+
 // `jobs` units at a time, each a `fer train --resume` child process with threads_per_job OpenMP
 // threads and its output in the unit's train.log. A generator unit starts once the baseline unit
 // of its (repeat, fold) has finished, because that recognizer is its judge. On Ctrl-C (the
@@ -233,7 +260,14 @@ void run_units_in_processes(const AblateRequest& r, const std::vector<Unit>& uni
     std::chrono::steady_clock::time_point start;
   };
   std::map<pid_t, Running> running;
+  auto running_units = [&](const std::map<pid_t, Running>& children) {
+    std::vector<size_t> out;
+    for (const auto& [_, c] : children) out.push_back(c.unit);
+    return out;
+  };
   std::string failure;
+  bool forwarded = false;
+  auto last_status = std::chrono::steady_clock::now();
   while (!pending.empty() || !running.empty()) {
     const bool stopping = interrupt_requested() || !failure.empty();
     for (auto it = pending.begin(); !stopping && it != pending.end() && static_cast<int64_t>(running.size()) < r.jobs;) {
@@ -248,10 +282,20 @@ void run_units_in_processes(const AblateRequest& r, const std::vector<Unit>& uni
       it = pending.erase(it);
     }
     if (running.empty()) break;  // stopping, or (never with a baseline first) nothing ready
-    if (stopping && interrupt_requested())
+    if (interrupt_requested() && !forwarded) {  // a terminal's Ctrl-C reached them already; kill -INT did not
       for (const auto& [pid, _] : running) ::kill(pid, SIGINT);
+      forwarded = true;
+    }
     int status = 0;
-    const pid_t pid = ::waitpid(-1, &status, 0);
+    const pid_t pid = ::waitpid(-1, &status, WNOHANG);
+    if (pid == 0) {  // none has ended: poll, so that an interrupt is seen, and say where each stands
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      if (seconds_since(last_status) >= kStatusSeconds) {
+        print_running(r, units, running_units(running));
+        last_status = std::chrono::steady_clock::now();
+      }
+      continue;
+    }
     if (pid < 0) {
       FER_CHECK(errno == EINTR) << "ablate: waitpid failed: " << std::strerror(errno);
       continue;
