@@ -1,7 +1,8 @@
 // The kernel benchmark cases (kernel_cases.h). Layer shapes are those of models/ at the default
 // configuration and batch 32; each family adds one or two larger shapes (>= 64 MB for the
-// memory-bound kernels, DESIGN.md's bandwidth target). Check and Tiny sizes keep the layer's
-// structure (kernel, stride, padding) and shrink batch, channels and spatial size.
+// memory-bound kernels: the bandwidth target, docs/design.md "Performance targets"). Check and
+// Tiny sizes keep the layer's structure (kernel, stride, padding) and shrink batch, channels and
+// spatial size.
 #include "benchmarks/kernel_cases.h"
 
 #include <algorithm>

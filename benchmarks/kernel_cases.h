@@ -1,11 +1,12 @@
 // The kernel micro-benchmark cases: every op family on the layer shapes of the default models
-// (DESIGN.md "Models": S=64, C=1, K=7, d=50, w=1) at batch 32, plus a few larger shapes.
+// (models::ModelConfig{}, docs/design.md "Models": S=64, C=1, K=7, d=50, w=1) at batch 32, plus a
+// few larger shapes.
 //
 // A case names its buffers (inputs, then outputs: the kernel's arguments are p[0..] in that
 // order), how to fill them, the work it does (FLOPs for the compute-bound families, bytes for
 // the memory-bound ones), the equivalent GEMM (for the CPU comparison against cblas_sgemm), and
 // the kernel itself once per implementation (Impls). The kernels called are the shipped ones:
-// nothing is copied here (DESIGN.md convention 2).
+// nothing is copied here (docs/design.md "Conventions", "Kernel versions and names").
 #pragma once
 #include <cstdint>
 #include <string>

@@ -1,4 +1,4 @@
-// The sizes of every model of the method (DESIGN.md "Models"); each is a config field.
+// The sizes of every model of the method (docs/design.md "Models"); each is a config field.
 #pragma once
 #include <cstdint>
 #include <string>

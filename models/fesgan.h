@@ -1,5 +1,5 @@
-// FESGAN (DESIGN.md "Models"): encoder E, decoder/generator G, image discriminator D_img with an
-// adversarial and an expression-classification head (spectral norm on every weight), and latent
+// FESGAN (docs/design.md "Models"): encoder E, decoder/generator G, image discriminator D_img with
+// an adversarial and an expression-classification head (spectral norm on every weight), and latent
 // discriminator D_z. Layout NCHW; images in [-1, 1]; labels float32 class indices [N].
 // Every layer is built from engine/nn/layers.h; sizes come from ModelConfig.
 #pragma once

@@ -1,4 +1,4 @@
-// The recognizer R and the identity network Id (DESIGN.md "Models"): one shared body of four
+// The recognizer R and the identity network Id (docs/design.md "Models"): one shared body of four
 // blocks [conv3x3 p1, BN, ReLU, conv3x3 p1, BN, ReLU, maxpool 2] with 32, 64, 128, 256 channels
 // (times w), then global average pooling. Layout NCHW; images in [-1, 1].
 #pragma once

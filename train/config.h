@@ -11,7 +11,7 @@
 
 namespace fer::train {
 
-// Which parts of the method run (DESIGN.md "Ablations").
+// Which parts of the method run (docs/design.md "Ablations").
 enum class Mode { Baseline, Synth, Joint, JointIntra, JointRdbp };
 Mode parse_mode(const std::string& name);  // throws suggesting the nearest name
 const char* mode_name(Mode mode);

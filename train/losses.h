@@ -1,4 +1,4 @@
-// The adversarial losses of the method (DESIGN.md "The method"), built from engine ops so that
+// The adversarial losses of the method (docs/design.md "The method"), built from engine ops so that
 // autograd differentiates them. None needs a double backward.
 #pragma once
 #include "engine/tensor.h"

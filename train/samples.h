@@ -1,4 +1,5 @@
-// Image grids of generated faces: rows are identities, columns expressions (DESIGN.md, issue 5).
+// Image grids of generated faces: rows are identities, columns expressions (docs/design.md
+// "The method", issue 5).
 #pragma once
 #include <vector>
 

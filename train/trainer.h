@@ -1,6 +1,6 @@
 // One fold of the method: stage 0 (identity network), stage 1 (FESGAN), stage 2 (the recognizer,
 // jointly with the generator in the joint modes), model selection on the inner validation split,
-// and the test-fold evaluation (DESIGN.md "The method").
+// and the test-fold evaluation (docs/design.md "The method").
 //
 // Which stages run depends on the mode: baseline runs stage 2 on real data only; synth adds
 // synthetic faces of the frozen pre-trained G; joint, joint-intra and joint-rdbp train G with R.

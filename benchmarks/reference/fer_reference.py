@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""The PyTorch reference of fer's training steps (DESIGN.md "Models" and "The method").
+"""The PyTorch reference of fer's training steps (docs/design.md "Models" and "The method").
 
-Written from DESIGN.md and fer's train/trainer.cpp, not from fer's code: the same models (encoder,
-decoder, D_img with spectral norm on every weight, D_z, recognizer, identity net), the same losses
-and the same Adam optimizers, stage 1 (FESGAN) and stage 2 (joint-rdbp) steps, timed exactly as
-`fer bench step` times its own (one random batch reused, warm-up steps, then the median of timed
-steps; a step ends with .item() reads of its losses, as fer's does).
+Written from docs/design.md and fer's train/trainer.cpp, not from fer's code: the same models
+(encoder, decoder, D_img with spectral norm on every weight, D_z, recognizer, identity net), the
+same losses and the same Adam optimizers, stage 1 (FESGAN) and stage 2 (joint-rdbp) steps, timed
+exactly as `fer bench step` times its own (one random batch reused, warm-up steps, then the
+median of timed steps; a step ends with .item() reads of its losses, as fer's does).
 
     /usr/bin/python3 benchmarks/reference/fer_reference.py --stage 1 --batch 32 --threads 2
     python3 benchmarks/reference/fer_reference.py --stage 2 --device cuda     (TF32 off)

@@ -1,4 +1,4 @@
-// The one comparison used by tests and benchmarks (DESIGN.md convention 6).
+// The one comparison used by tests and benchmarks (docs/design.md "Conventions", "Tests").
 // An element passes when |got - ref| <= atol + rtol * |ref|; NaN or Inf where the reference is
 // finite always fails. The report names the worst element and the first mismatches.
 #pragma once

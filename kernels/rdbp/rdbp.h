@@ -1,4 +1,5 @@
-// The intra-class loss with real data-guided back-propagation (RDBP), DESIGN.md "The method".
+// The intra-class loss with real data-guided back-propagation (RDBP), docs/design.md "Intra-class
+// loss with RDBP".
 //
 // Inputs: real features f [Nr, D] with labels y [Nr], synthetic features s [Ns, D] with labels
 // yhat [Ns] (labels are float arrays of integer class indices in [0, K), on every device), and

@@ -1,7 +1,7 @@
 // REQUIRE_CPU_MATCHES_REF(f, inputs, atol, rtol): runs f on float32 copies of the float64 inputs
 // (the optimized _cpu kernels) and on float64 copies (the _ref<double> kernels), backpropagates
 // the same fixed random gradient through both, and compares the outputs and every input's
-// gradient (DESIGN.md convention 5: every other version against the reference).
+// gradient (docs/design.md "Conventions", "Tests": every other version against the reference).
 #pragma once
 #include <functional>
 #include <vector>
