@@ -171,6 +171,8 @@ int cmd_train(const Parsed& p) {
   r.data = p.required("--data");
   r.out = p.get("--out", "runs/" + r.config.mode);
   r.resume = p.has("--resume");
+  r.overwrite = p.has("--overwrite");
+  if (r.resume && r.overwrite) throw Usage{"--resume and --overwrite exclude each other"};
   r.quiet = p.has("--quiet");
   install_interrupt_handler();
   const nlohmann::json summary = run_training(r);
@@ -435,6 +437,7 @@ const std::vector<Command>& commands() {
                           {"--fold", "I", "run only fold I (default: all)"},
                           {"--out", "RUNDIR", "run folder (default runs/<mode>)"},
                           {"--resume", "", "continue the run in RUNDIR from its last checkpoint"},
+                          {"--overwrite", "", "replace the files of an earlier run in RUNDIR (others are kept)"},
                           {"--help-config", "", "list every config key with its default and help"}}),
        false, cmd_train},
       {"ablate", "--data DIR [options]",

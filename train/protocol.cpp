@@ -102,13 +102,21 @@ TrainConfig load_run_config(const std::string& run_dir) {
 
 nlohmann::json run_training(const TrainRequest& request) {
   const fs::path dir = request.out;
-  const bool resuming = request.resume && fs::exists(dir / "config.json");
+  const bool resuming = request.resume;
+  FER_CHECK(!resuming || fs::exists(dir / "config.json"))
+      << "--resume: " << (dir / "config.json").string() << " not found: " << request.out
+      << " holds no run to continue; start one without --resume";
+  FER_CHECK(resuming || request.overwrite || !fs::exists(dir) || fs::is_empty(dir))
+      << request.out << " is not empty: continue the run there with --resume, replace fer's files in it with "
+      << "--overwrite, or choose another --out";
   TrainConfig config = resuming ? load_run_config(request.out) : request.config;
   const data::Dataset dataset = load_configured_dataset(config, request.data);
   config.model.classes = static_cast<int64_t>(dataset.class_names.size());
   config.validate();
-  if (!resuming)  // a fresh run: no stale results of an earlier run in the same folder (only ours)
-    for (const char* ours : {"metrics.jsonl", "folds", "checkpoints", "samples", "plots", "judge"}) fs::remove_all(dir / ours);
+  if (!resuming)  // --overwrite: no stale results of an earlier run (only what fer writes goes)
+    for (const char* ours : {"config.json", "split.json", "metrics.jsonl", "summary.json", "report.html", "confusion.png",
+                             "folds", "checkpoints", "samples", "plots", "judge"})
+      fs::remove_all(dir / ours);
   fs::create_directories(dir / "folds");
   FieldSet fields;
   config.bind(fields);

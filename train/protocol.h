@@ -16,6 +16,9 @@ struct TrainRequest {
   std::string data;    // dataset folder or CSV
   std::string out;     // RUNDIR
   bool resume = false; // continue the run in `out` (its config.json and split.json are used)
+  // A fresh run into a folder that is not empty is an error unless this is set; then the files
+  // and folders fer writes there are replaced (anything else in the folder is kept).
+  bool overwrite = false;
   bool quiet = false;  // no progress lines
   int64_t stop_after_steps = -1;  // stop as on Ctrl-C after this many steps (tests of --resume)
 };

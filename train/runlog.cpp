@@ -35,9 +35,10 @@ std::string epoch_summary(const nlohmann::json& r) {
   std::ostringstream line;
   if (r.contains("loss"))
     for (auto it = r["loss"].begin(); it != r["loss"].end(); ++it)
-      line << (it == r["loss"].begin() ? "" : " ") << it.key() << " " << number(it.value().get<double>(), "%.3f");
+      line << (it == r["loss"].begin() ? "" : " ") << it.key() << " " << number(it.value().get<double>(), "%.4g");
   if (r.contains("val_accuracy"))
-    line << " | accuracy train " << percent(r["train_accuracy"]) << ", validation " << percent(r["val_accuracy"]);
+    line << " | accuracy train " << percent(r["train_accuracy"]) << ", validation " << percent(r["val_accuracy"])
+         << (r.value("new_best", false) ? " (new best)" : "");
   if (r.contains("synthesis")) {
     const nlohmann::json& s = r["synthesis"];
     line << " | judge: transfers " << percent(s["fidelity_transfer"]) << ", prior faces " << percent(s["fidelity_prior"])

@@ -24,8 +24,10 @@ void clear_interrupt();
 
 using LossValues = std::vector<std::pair<std::string, double>>;
 
-// The end-of-epoch line a person reads: the epoch's mean losses, train and validation accuracy,
-// the judge's scores of G's faces (train/synthesis.h) and the sample grid, from a metrics record.
+// The end-of-epoch line a person reads: the epoch's mean losses (4 significant digits), train and
+// validation accuracy in % (marked when the validation accuracy is a new best, the epoch model
+// selection keeps), the judge's scores of G's faces (train/synthesis.h) and the sample grid, from
+// a metrics record; metrics.jsonl keeps the record itself.
 std::string epoch_summary(const nlohmann::json& record);
 
 class RunLog {

@@ -425,11 +425,12 @@ SynthesisScores FoldTrainer::score_generator() {
   return scores;
 }
 
-void FoldTrainer::select_if_best(double val_accuracy, int64_t epoch, Position& at) {
-  if (val_accuracy <= at.best_val) return;  // ties keep the earlier epoch
+bool FoldTrainer::select_if_best(double val_accuracy, int64_t epoch, Position& at) {
+  if (val_accuracy <= at.best_val) return false;  // ties keep the earlier epoch
   at.best_val = val_accuracy;
   at.best_epoch = epoch;
   save_checkpoint(best_recognizer_path(), {{{"R", R_.get()}}, {}, {}}, {0, epoch, {}});
+  return true;
 }
 
 nlohmann::json FoldTrainer::end_epoch(int stage, int64_t epoch, Position& at) {
@@ -440,7 +441,7 @@ nlohmann::json FoldTrainer::end_epoch(int stage, int64_t epoch, Position& at) {
     record["train_accuracy"] = evaluate(data_.train).accuracy();
     const double val = evaluate(data_.val).accuracy();
     record["val_accuracy"] = val;
-    select_if_best(val, epoch, at);
+    record["new_best"] = select_if_best(val, epoch, at);
   }
   if (stage >= 1 && uses_generator()) {
     const std::string name = "fold" + std::to_string(fold_) + "_" + kStageKeys[stage] + "_epoch" + std::to_string(epoch);

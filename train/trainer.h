@@ -110,7 +110,8 @@ class FoldTrainer {
   nlohmann::json end_epoch(int stage, int64_t epoch, Position& at);
   void save(const Position& at);
   void write_samples(const std::string& name);
-  void select_if_best(double val_accuracy, int64_t epoch, Position& at);
+  // Keeps R as the selected recognizer when val_accuracy is a new best; returns whether it was.
+  bool select_if_best(double val_accuracy, int64_t epoch, Position& at);
   void prepare_judge();
 
   TrainConfig config_;

@@ -326,3 +326,41 @@ TEST_CASE("stage2.lr_schedule=cosine sets the recognizer's rate from the epoch",
   config.bind(fields);
   REQUIRE_THROWS_WITH(fields.set("stage2.lr_schedule", "cosin"), Catch::Contains("did you mean 'cosine'"));
 }
+
+TEST_CASE("a fresh run never deletes a person's files; --resume needs a run", "[cpu]") {
+  TrainRequest r;
+  r.config = tiny_config("baseline", "cpu");
+  r.data = tiny_dataset();
+  r.quiet = true;
+  r.out = fresh_dir("existing");
+  fs::create_directories(r.out + "/checkpoints");
+  std::ofstream(r.out + "/notes.txt") << "mine";
+  std::ofstream(r.out + "/checkpoints/mine.safetensors") << "mine";
+  REQUIRE_THROWS_WITH(run_training(r), Catch::Contains(r.out + " is not empty") && Catch::Contains("--resume") &&
+                                           Catch::Contains("--overwrite"));
+  REQUIRE(fs::exists(r.out + "/checkpoints/mine.safetensors"));
+  r.overwrite = true;  // replaces fer's files and folders, keeps the rest
+  run_training(r);
+  REQUIRE(fs::exists(r.out + "/notes.txt"));
+  REQUIRE(fs::exists(r.out + "/summary.json"));
+
+  r.overwrite = false;
+  r.resume = true;
+  r.out = fresh_dir("missing");
+  REQUIRE_THROWS_WITH(run_training(r), Catch::Contains("--resume: ") && Catch::Contains("holds no run to continue"));
+  REQUIRE(run_command({"train", "--data", tiny_dataset(), "--resume", "--overwrite"}) == 2);
+}
+
+TEST_CASE("the epoch line is for a person", "[cpu]") {
+  const nlohmann::json record = nlohmann::json::parse(
+      R"({"fold": 0, "stage": "stage2", "epoch": 3, "loss": {"ce_real": 1.234567, "intra": 0.000123456},
+          "train_accuracy": 0.5, "val_accuracy": 0.4285714, "new_best": true, "samples": "samples/x.png",
+          "synthesis": {"judge_real": 0.5, "fidelity_transfer": 0.25, "fidelity_prior": 0.125, "identity": null,
+                        "identity_unrelated": null, "reconstruction": 0.2, "diversity": 0.3, "diversity_real": 0.4}})");
+  const std::string line = epoch_summary(record);
+  REQUIRE_THAT(line, Catch::Contains("ce_real 1.235 intra 0.0001235"));
+  REQUIRE_THAT(line, Catch::Contains("accuracy train 50.0%, validation 42.9% (new best)"));
+  REQUIRE_THAT(line, Catch::Contains("judge: transfers 25.0%, prior faces 12.5% (real faces 50.0%)"));
+  REQUIRE_THAT(line, !Catch::Contains("identity"));
+  REQUIRE_THAT(line, Catch::EndsWith("samples/x.png"));
+}
