@@ -127,6 +127,18 @@ nlohmann::json unit_result(const std::string& dir) {
   return summary.at("folds").at(0);
 }
 
+// The judge's scores of G's faces at the last epoch of stage 1 and of stage 2 (metrics.jsonl).
+std::map<std::string, nlohmann::json> last_synthesis(const std::string& dir) {
+  std::map<std::string, nlohmann::json> last;
+  std::ifstream in(fs::path(dir) / "metrics.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    const nlohmann::json record = nlohmann::json::parse(line);
+    if (record.contains("synthesis")) last[record.at("stage").get<std::string>()] = record.at("synthesis");
+  }
+  return last;
+}
+
 std::string percent(double v, bool sign = false) {
   char text[32];
   std::snprintf(text, sizeof text, sign ? "%+.2f" : "%.2f", 100 * v);
@@ -332,6 +344,7 @@ nlohmann::json compare_units(const AblateRequest& r) {
   std::map<std::string, Confusion> pooled;
   std::map<std::string, nlohmann::json> best_epochs;
   std::vector<std::string> classes;
+  std::map<std::string, std::map<std::string, std::map<std::string, std::vector<double>>>> synthesis;  // mode, stage, score
   nlohmann::json units = nlohmann::json::array();
   for (const Unit& u : units_of(r)) {
     const nlohmann::json fold = unit_result(unit_dir(r, u));
@@ -345,6 +358,9 @@ nlohmann::json compare_units(const AblateRequest& r) {
       units.push_back({{"repeat", u.repeat}, {"fold", u.fold}, {"test_images", fold.at("test_images")}});
     units.back()["accuracy"][u.mode] = fold.at("accuracy");
     units.back()["run"][u.mode] = fs::relative(unit_dir(r, u), r.out).string();
+    for (const auto& [stage, scores] : last_synthesis(unit_dir(r, u)))
+      for (auto it = scores.begin(); it != scores.end(); ++it)
+        if (!it.value().is_null()) synthesis[u.mode][stage][it.key()].push_back(it.value().get<double>());
   }
   nlohmann::json per_mode, paired;
   for (const std::string& m : modes) {
@@ -352,6 +368,8 @@ nlohmann::json compare_units(const AblateRequest& r) {
     const PairedComparison self = paired_comparison(a, std::vector<double>(a.size(), 0.0));  // interval of the mean
     per_mode[m] = {{"mean", mean_of(a)}, {"std", sample_std(a)}, {"ci_low", self.t_low}, {"ci_high", self.t_high},
                    {"accuracies", a}, {"pooled", pooled.at(m).to_json()}};
+    for (const auto& [stage, scores] : synthesis[m])
+      for (const auto& [name, values] : scores) per_mode[m]["synthesis"][stage][name] = mean_of(values);
     if (m == reference) continue;
     const PairedComparison c = paired_comparison(a, accuracy.at(reference));
     paired[m] = {{"n", c.n},           {"mean_diff", c.mean_diff}, {"sd_diff", c.sd_diff}, {"t_low", c.t_low},
@@ -391,6 +409,16 @@ std::string comparison_table(const nlohmann::json& c) {
     }
     s << "\n";
   }
+  std::ostringstream judged;
+  for (const std::string m : c.at("modes")) {
+    const nlohmann::json& pm = c.at("per_mode").at(m);
+    if (!pm.contains("synthesis") || !pm.at("synthesis").contains("stage2")) continue;
+    const nlohmann::json& j = pm.at("synthesis").at("stage2");
+    judged << "judge of " << m << "'s faces (end of stage 2): " << percent(j.at("fidelity_prior"))
+           << "% of prior faces and " << percent(j.at("fidelity_transfer"))
+           << "% of transfers show their target expression (real faces: " << percent(j.at("judge_real")) << "%)\n";
+  }
+  if (!judged.str().empty()) s << "\n" << judged.str();
   s << "\nAccuracy in %, mean +- sample std over " << n << " unit(s) (" << c.at("repeats").get<int64_t>()
     << " repeat(s) x " << c.at("folds").get<int64_t>() << " subject-independent folds); diff: paired difference to "
     << reference << " (points).\n";

@@ -118,7 +118,8 @@ std::map<std::string, std::string> last_samples(const std::vector<nlohmann::json
 const char* const kStyle =
     "body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;margin:1em 0}"
     "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}img{image-rendering:pixelated;margin:4px;"
-    "border:1px solid #ccc}svg{margin:4px;border:1px solid #eee}pre{background:#f6f6f6;padding:1em}";
+    "border:1px solid #ccc}svg{margin:4px;border:1px solid #eee}pre{background:#f6f6f6;padding:1em}"
+    ".grid img{zoom:2}";
 
 // One row per label: a dot at the mean and a bar over [low, high], on a common horizontal axis.
 std::string svg_interval_plot(const std::string& title, const std::vector<std::string>& labels,
@@ -254,7 +255,7 @@ void write_report(const std::string& run_dir) {
   for (size_t k = 0; k < classes.size(); ++k) h << (k ? ", " : "") << classes[k];
   h << "); the lower rows show new identities from the prior, x_pf, for each expression.</p>\n";
   for (const auto& [key, path] : last_samples(metrics))
-    if (fs::exists(dir / path)) h << "<h3>" << key << "</h3>" << png_tag(dir / path, key) << "\n";
+    if (fs::exists(dir / path)) h << "<h3>" << key << "</h3><div class=\"grid\">" << png_tag(dir / path, key) << "</div>\n";
   h << "<h2>Configuration</h2><pre>" << config.dump(2) << "</pre></body></html>\n";
   std::ofstream out(dir / "report.html");
   out << h.str();
@@ -299,6 +300,30 @@ std::string comparison_html_table(const nlohmann::json& c) {
   }
   h << "</table>";
   return h.str();
+}
+
+// The judge's mean scores of each generator mode's faces at the end of stage 1 and stage 2.
+std::string judge_html_table(const nlohmann::json& c) {
+  static const char* const kScores[] = {"judge_real", "fidelity_transfer", "fidelity_prior", "identity",
+                                        "identity_unrelated", "reconstruction", "diversity", "diversity_real"};
+  std::ostringstream h;
+  h << "<table><tr><th>mode</th><th>after</th>";
+  for (const char* k : kScores) h << "<th>" << k << "</th>";
+  h << "</tr>";
+  bool any = false;
+  for (const std::string m : c.at("modes")) {
+    const nlohmann::json& pm = c.at("per_mode").at(m);
+    if (!pm.contains("synthesis")) continue;
+    for (auto it = pm.at("synthesis").begin(); it != pm.at("synthesis").end(); ++it) {
+      any = true;
+      h << "<tr><th>" << m << "</th><td>" << it.key() << "</td>";
+      for (const char* k : kScores)
+        h << "<td>" << (it.value().contains(k) ? fixed(it.value().at(k).get<double>(), 3) : "") << "</td>";
+      h << "</tr>";
+    }
+  }
+  h << "</table>";
+  return any ? h.str() : "<p>No generator mode was judged.</p>";
 }
 
 std::string recall_html_table(const nlohmann::json& c) {
@@ -347,6 +372,13 @@ void write_comparison_report(const std::string& ablation_dir) {
     h << (i ? ", " : "") << i + 1 << " = r" << c.at("units")[i].at("repeat") << " f" << c.at("units")[i].at("fold");
   h << ".</p>\n" << svg_line_plot("test accuracy per unit", "unit", per_unit)
     << "\n<h2>Per-class recall (test folds pooled)</h2>\n" << recall_html_table(c)
+    << "\n<h2>G's faces as the judge sees them (mean over units)</h2>\n<p>The judge is each fold's baseline "
+       "recognizer, trained on real faces only. fidelity: the share of G's faces (transfers of validation faces, "
+       "and new identities from the prior) that it classifies as their target expression, next to its accuracy on "
+       "the real validation faces (judge_real). identity: centred cosine of the identity network's embeddings of a "
+       "face and its transfers (identity_unrelated: of two different faces). reconstruction: mean |G(E(x), y) - x|. "
+       "diversity: mean |a - b| between prior faces (diversity_real: between real faces).</p>\n"
+    << judge_html_table(c)
     << "\n<h2>Sample grids (first unit of each generator mode)</h2>\n<p>Rows: a validation face, its reconstruction, "
        "then the face with each expression (";
   for (size_t k = 0; k < c.at("classes").size(); ++k) h << (k ? ", " : "") << c.at("classes")[k].get<std::string>();
@@ -355,7 +387,8 @@ void write_comparison_report(const std::string& ablation_dir) {
     const fs::path run = dir / c.at("units").at(0).at("run").at(m).get<std::string>();
     if (!fs::exists(run / "metrics.jsonl")) continue;
     for (const auto& [key, path] : last_samples(read_metrics(run / "metrics.jsonl")))
-      if (fs::exists(run / path)) h << "<h3>" << m << ": " << key << "</h3>" << png_tag(run / path, m + " " + key) << "\n";
+      if (fs::exists(run / path))
+        h << "<h3>" << m << ": " << key << "</h3><div class=\"grid\">" << png_tag(run / path, m + " " + key) << "</div>\n";
   }
   h << "<h2>Settings</h2><pre>" << c.at("settings").dump(2) << "</pre></body></html>\n";
   const fs::path tmp = dir / "report.html.tmp";
