@@ -108,14 +108,16 @@ std::string first_difference(const nlohmann::json& a, const nlohmann::json& b, c
 void check_out_folder(const AblateRequest& r, const nlohmann::json& settings) {
   const fs::path saved = fs::path(r.out) / "ablation.json";
   if (!r.resume) {
-    FER_CHECK(!fs::exists(r.out) || fs::is_empty(r.out))
-        << "ablate: " << r.out << " is not empty; continue the ablation there with --resume, or choose another --out";
+    if (fs::exists(r.out) && !fs::is_empty(r.out))
+      FER_THROW() << "ablate: " << r.out << " is not empty; continue the ablation there with --resume, or choose another --out";
     return;
   }
-  FER_CHECK(fs::exists(saved)) << "ablate --resume: " << saved.string() << " not found: " << r.out
+  if (!fs::exists(saved))
+    FER_THROW() << "ablate --resume: " << saved.string() << " not found: " << r.out
                                << " holds no ablation to continue";
   const std::string diff = first_difference(read_json(saved.string()), settings);
-  FER_CHECK(diff.empty()) << "ablate --resume: '" << diff << "' differs from the ablation saved in " << saved.string()
+  if (!diff.empty())
+    FER_THROW() << "ablate --resume: '" << diff << "' differs from the ablation saved in " << saved.string()
                           << "; resume with the same flags, or start a new ablation in another --out";
 }
 

@@ -103,11 +103,11 @@ TrainConfig load_run_config(const std::string& run_dir) {
 nlohmann::json run_training(const TrainRequest& request) {
   const fs::path dir = request.out;
   const bool resuming = request.resume;
-  FER_CHECK(!resuming || fs::exists(dir / "config.json"))
-      << "--resume: " << (dir / "config.json").string() << " not found: " << request.out
+  if (resuming && !fs::exists(dir / "config.json"))
+    FER_THROW() << "--resume: " << (dir / "config.json").string() << " not found: " << request.out
       << " holds no run to continue; start one without --resume";
-  FER_CHECK(resuming || request.overwrite || !fs::exists(dir) || fs::is_empty(dir))
-      << request.out << " is not empty: continue the run there with --resume, replace fer's files in it with "
+  if (!resuming && !request.overwrite && fs::exists(dir) && !fs::is_empty(dir))
+    FER_THROW() << request.out << " is not empty: continue the run there with --resume, replace fer's files in it with "
       << "--overwrite, or choose another --out";
   TrainConfig config = resuming ? load_run_config(request.out) : request.config;
   const data::Dataset dataset = load_configured_dataset(config, request.data);
