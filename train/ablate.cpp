@@ -260,9 +260,12 @@ void print_running(const AblateRequest& r, const std::vector<Unit>& units, const
 // of its (repeat, fold) has finished, because that recognizer is its judge. On Ctrl-C (the
 // children get it too, or are sent it) every child checkpoints; then this throws Interrupted.
 void run_units_in_processes(const AblateRequest& r, const std::vector<Unit>& units) {
+  // Baselines first: they are short and each one makes its fold's other units ready, so the
+  // long units can run side by side to the end instead of the last one running alone.
   std::vector<size_t> pending;
   for (size_t i = 0; i < units.size(); ++i)
     if (!unit_done(r, units[i])) pending.push_back(i);
+  std::stable_partition(pending.begin(), pending.end(), [&](size_t i) { return units[i].mode == "baseline"; });
   std::fprintf(stderr, "[ablate] %zu of %zu units to train, %lld at a time with %lld thread(s) each\n", pending.size(),
                units.size(), static_cast<long long>(r.jobs), static_cast<long long>(r.threads_per_job));
   auto ready = [&](size_t i) {

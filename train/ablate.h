@@ -35,7 +35,7 @@ struct AblateRequest {
   bool quiet = false;
   // Units trained at once: 1 trains them in this process, one after another; more run each as a
   // `fer train --resume` child process of fer_binary with threads_per_job OpenMP threads (its
-  // output in the unit's train.log). Results depend on the thread count (the order of float
+  // output in the unit's train.log), the baselines first. Results depend on the thread count (the order of float
   // sums), not on the number of jobs.
   int64_t jobs = 1;
   int64_t threads_per_job = 1;
