@@ -43,6 +43,8 @@ struct Usage {  // a usage error: status 2 and the command's help
   std::string message;
 };
 
+struct InterruptReported {};  // a Ctrl-C that the command has explained: status 130
+
 class Parsed {
  public:
   std::map<std::string, std::vector<std::string>> values;
@@ -198,6 +200,17 @@ std::vector<std::string> mode_list(const std::string& text) {
   return modes;
 }
 
+// run_ablation, with the interruption said for an ablation: every unit keeps its own checkpoint.
+nlohmann::json run_ablation_or_report(const AblateRequest& r, const std::string& command) {
+  try {
+    return run_ablation(r);
+  } catch (const Interrupted&) {
+    std::fprintf(stderr, "fer %s: interrupted; finished units and every unit's last checkpoint are in %s "
+                 "(continue with the same command and --resume)\n", command.c_str(), r.out.c_str());
+    throw InterruptReported{};
+  }
+}
+
 // jobs units at once, sharing this machine's OpenMP threads; children run this very binary.
 void set_jobs(AblateRequest& r, int64_t jobs) {
   if (jobs < 1) throw Usage{"--jobs " + std::to_string(jobs) + " must be at least 1"};
@@ -217,7 +230,7 @@ int cmd_ablate(const Parsed& p) {
   r.resume = p.has("--resume");
   r.quiet = p.has("--quiet");
   install_interrupt_handler();
-  const nlohmann::json comparison = run_ablation(r);
+  const nlohmann::json comparison = run_ablation_or_report(r, "ablate");
   std::printf("\n%s\ncomparison: %s/comparison.json, report: %s/report.html\n", comparison_table(comparison).c_str(),
               r.out.c_str(), r.out.c_str());
   return 0;
@@ -376,7 +389,7 @@ int cmd_demo(const Parsed& p) {
   std::printf("training baseline and joint-rdbp on the same %lld subject-independent folds into %s ...\n",
               static_cast<long long>(r.config.protocol.folds), r.out.c_str());
   std::fflush(stdout);
-  const nlohmann::json comparison = run_ablation(r);
+  const nlohmann::json comparison = run_ablation_or_report(r, "demo");
   std::printf("\n%s\nreport: %s/report.html\nsample grids of G: %s/joint-rdbp/repeat0-fold*/samples/\n",
               comparison_table(comparison).c_str(), r.out.c_str(), r.out.c_str());
   return 0;
@@ -515,6 +528,8 @@ int run_command(const std::vector<std::string>& args) {
   } catch (const Usage& u) {
     std::fprintf(stderr, "fer %s: %s\n\n%s", command->name.c_str(), u.message.c_str(), help_text(*command).c_str());
     return 2;
+  } catch (const InterruptReported&) {
+    return 130;
   } catch (const Interrupted& i) {
     std::fprintf(stderr, "fer %s: interrupted; checkpoint saved to %s (continue with --resume)\n", command->name.c_str(),
                  i.checkpoint.c_str());

@@ -285,3 +285,18 @@ TEST_CASE("judging G's faces changes nothing of the run", "[cpu]") {
   REQUIRE(scored == 2);
   REQUIRE(fs::exists(r.out + "/judge/checkpoints/fold0_best_R.safetensors"));
 }
+
+TEST_CASE("fer ablate interrupted says where every unit's checkpoint is and exits 130", "[cpu]") {
+  const std::string out = fresh_dir("ablate_ctrl_c");
+  request_interrupt();  // as a Ctrl-C before the first step
+  const int status = run_command({"ablate", "--data", tiny_dataset(), "--folds", "2", "--modes", "baseline", "--out", out,
+                                  "--quiet", "--set", "model.image_size=16", "--set", "model.width=0.125",
+                                  "--set", "stage2.epochs=1", "--set", "stage2.batch_size=4"});
+  clear_interrupt();
+  REQUIRE(status == 130);
+  REQUIRE(fs::exists(out + "/baseline/repeat0-fold0/checkpoints/fold0.safetensors"));
+  REQUIRE(run_command({"ablate", "--data", tiny_dataset(), "--folds", "2", "--modes", "baseline", "--out", out,
+                       "--quiet", "--resume", "--set", "model.image_size=16", "--set", "model.width=0.125",
+                       "--set", "stage2.epochs=1", "--set", "stage2.batch_size=4"}) == 0);
+  REQUIRE(fs::exists(out + "/comparison.json"));
+}
