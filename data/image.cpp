@@ -60,6 +60,24 @@ std::vector<Taps> axis_taps(int in, int out) {
 
 Image::Image(int w, int h, int c) : width(w), height(h), channels(c), pixels(static_cast<size_t>(w) * h * c, 0) {}
 
+// stb_image grows its buffer of compressed PNG data to the length a chunk header claims before it
+// reads the chunk, so a few bytes that claim a 2 GiB chunk cost 2 GiB. Walking the chunk headers
+// first rejects a chunk that runs past the end of the file, naming it, before anything is allocated.
+void check_png_chunks(const uint8_t* bytes, size_t size, const std::string& name) {
+  static const uint8_t kSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  if (size < 8 || !std::equal(kSignature, kSignature + 8, bytes)) return;  // not a PNG
+  for (size_t at = 8; at + 8 <= size;) {
+    const uint64_t length = (uint64_t{bytes[at]} << 24) | (uint64_t{bytes[at + 1]} << 16) |
+                            (uint64_t{bytes[at + 2]} << 8) | uint64_t{bytes[at + 3]};
+    const std::string type(reinterpret_cast<const char*>(bytes + at + 4), 4);
+    if (at + 12 + length > size)
+      FER_THROW() << "decode_image: " << name << ": truncated or corrupt PNG: chunk '" << type << "' of " << length
+                  << " bytes at offset " << at << " runs past the end of the file (" << size << " bytes)";
+    if (type == "IEND") return;
+    at += 12 + length;
+  }
+}
+
 Image decode_image_memory(const uint8_t* bytes, size_t size, const std::string& name, int channels) {
   FER_CHECK(channels == 0 || channels == 1 || channels == 3)
       << "decode_image: channels must be 0 (as stored), 1 or 3, got " << channels << " for " << name;
@@ -70,6 +88,7 @@ Image decode_image_memory(const uint8_t* bytes, size_t size, const std::string& 
     FER_THROW() << "decode_image: cannot decode " << name << ": " << stbi_failure_reason();
   FER_CHECK(static_cast<int64_t>(w) * h <= kMaxPixels)
       << "decode_image: " << name << " claims " << w << "x" << h << " pixels, more than the limit of " << kMaxPixels;
+  check_png_chunks(bytes, size, name);
   const int want = channels != 0 ? channels : (stored <= 2 ? 1 : 3);
   std::unique_ptr<stbi_uc, void (*)(void*)> data(stbi_load_from_memory(bytes, len, &w, &h, &stored, want),
                                                  stbi_image_free);

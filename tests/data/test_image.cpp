@@ -75,6 +75,15 @@ TEST_CASE("decode_image names the file and the reason for corrupt input", "[cpu]
   fer::test::write_text(truncated, bytes.substr(0, bytes.size() / 2));
   REQUIRE_THROWS_WITH(fer::data::decode_image(truncated), Catch::Contains("truncated.png"));
 
+  // A chunk whose length runs past the end of the file (the fuzzer's 2 GiB allocation in
+  // stb_image, tests/fuzz/corpus/image/png_chunk_past_end.png) is rejected before decoding.
+  std::ifstream lying_in(std::string(FER_SOURCE_DIR) + "/tests/fuzz/corpus/image/png_chunk_past_end.png", std::ios::binary);
+  const std::string lying((std::istreambuf_iterator<char>(lying_in)), std::istreambuf_iterator<char>());
+  REQUIRE(lying.size() > 33);
+  REQUIRE_THROWS_WITH(fer::data::decode_image_memory(reinterpret_cast<const uint8_t*>(lying.data()), lying.size(), "lying.png"),
+                      Catch::Contains("lying.png: truncated or corrupt PNG: chunk 'IDAT'") &&
+                          Catch::Contains("runs past the end of the file"));
+
   const std::string empty = dir.file("empty.png");
   fer::test::write_text(empty, "");
   REQUIRE_THROWS_WITH(fer::data::decode_image(empty), Catch::Contains("empty.png") && Catch::Contains("empty"));
