@@ -1,6 +1,7 @@
 // Checkpoint save/load on top of safetensors. See checkpoint.h for the file layout.
 #include "engine/checkpoint.h"
 
+#include <cmath>
 #include <sstream>
 
 #include "engine/safetensors.h"
@@ -12,7 +13,7 @@ namespace {
 using json = nlohmann::json;
 
 constexpr const char* kMetadataKey = "fer.checkpoint";
-constexpr int kFormat = 1;
+constexpr int kFormat = 2;  // 2: the context
 
 // The entries of `all` under "prefix", with the prefix removed.
 std::map<std::string, Tensor> strip_prefix(const std::map<std::string, Tensor>& all, const std::string& prefix) {
@@ -75,6 +76,25 @@ void check_object(const std::string& path, const std::string& prefix, const std:
 
 bool has_prefix(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
 
+void check_finite(const std::string& path, const std::string& key, const Tensor& t) {
+  const std::vector<double> values = t.to_vector_f64();
+  for (size_t i = 0; i < values.size(); ++i)
+    FER_CHECK(std::isfinite(values[i])) << "checkpoint '" << path << "': tensor '" << key << "' holds "
+                                        << values[i] << " at element " << i << ": the weights are broken";
+}
+
+// Every key of `expected` holds the same value in the saved context; the error lists each difference.
+void check_context(const std::string& path, const json& saved, const json& expected) {
+  std::ostringstream problems;
+  for (const auto& [key, value] : expected.items()) {
+    if (!saved.contains(key))
+      problems << "\n  " << key << ": not recorded in the file, " << value.dump() << " here";
+    else if (saved[key] != value)
+      problems << "\n  " << key << ": " << saved[key].dump() << " in the file, " << value.dump() << " here";
+  }
+  FER_CHECK(problems.str().empty()) << "checkpoint '" << path << "' was made for something else:" << problems.str();
+}
+
 }  // namespace
 
 void save_checkpoint(const std::string& path, const TrainingObjects& objects, const TrainingProgress& progress) {
@@ -90,14 +110,17 @@ void save_checkpoint(const std::string& path, const TrainingObjects& objects, co
                {"generators", json::object()},
                {"modules", names_of(objects.modules)},
                {"optimizers", names_of(objects.optimizers)},
+               {"context", progress.context},
                {"extra", progress.extra}};
   for (const auto& [name, gen] : objects.generators)
     meta["generators"][name] = {{"seed", gen->seed()}, {"offset", gen->offset()}};
   save_safetensors(path, tensors, {{kMetadataKey, meta.dump()}});
 }
 
-TrainingProgress load_checkpoint(const std::string& path, const TrainingObjects& objects) {
+TrainingProgress load_checkpoint(const std::string& path, const TrainingObjects& objects,
+                                 const json& expected_context) {
   const json meta = parse_metadata(path);
+  check_context(path, meta.value("context", json::object()), expected_context);
   const std::map<std::string, Tensor> tensors = load_safetensors(path);
   const auto generator_states = read_generators(path, meta, objects);
 
@@ -107,6 +130,7 @@ TrainingProgress load_checkpoint(const std::string& path, const TrainingObjects&
     for (const auto& [name, m] : objects.modules) known |= has_prefix(key, "module." + name + ".");
     for (const auto& [name, o] : objects.optimizers) known |= has_prefix(key, "optim." + name + ".");
     FER_CHECK(known) << "checkpoint '" << path << "': unexpected tensor '" << key << "'";
+    check_finite(path, key, t);
   }
   for (const auto& [name, module] : objects.modules) {
     const std::string prefix = "module." + name + ".";
@@ -122,6 +146,7 @@ TrainingProgress load_checkpoint(const std::string& path, const TrainingObjects&
       << "checkpoint '" << path << "': metadata lacks integer step and epoch counters";
   progress.step = meta["step"].get<int64_t>();
   progress.epoch = meta["epoch"].get<int64_t>();
+  progress.context = meta.value("context", json::object());
   progress.extra = meta.value("extra", json::object());
 
   for (const auto& [name, module] : objects.modules) module->load_state_dict(strip_prefix(tensors, "module." + name + "."));

@@ -3,13 +3,17 @@
 //   "optim.<name>.<key>"   each named optimizer's state_dict (moments, step counters, lr),
 // and, under the metadata key "fer.checkpoint", a JSON string:
 //   {"format": 1, "step": .., "epoch": .., "generators": {"<name>": {"seed": .., "offset": ..}},
-//    "modules": [..], "optimizers": [..], "extra": {free-form fields of the trainer}}.
+//    "modules": [..], "optimizers": [..], "context": {what the weights were made for},
+//    "extra": {free-form fields of the trainer}}.
 // The file can be opened by Python's safetensors to inspect or convert the weights.
 //
 // save is atomic (temporary file + fsync + rename). load restores every object in place and
 // checks everything first: the file's validity, that exactly the expected tensors are present,
-// shapes (naming the tensor and both shapes), and the metadata; every error names the file.
-// Nothing is modified unless the whole checkpoint matches.
+// shapes (naming the tensor and both shapes), that every floating-point value is finite, the
+// metadata, and the context: a JSON object the caller states (e.g. image size and class names,
+// which shapes alone do not tell); every key of the expected context must hold the same value in
+// the saved one. Every error names the file. Nothing is modified unless the whole checkpoint
+// matches.
 #pragma once
 #include <cstdint>
 #include <map>
@@ -32,11 +36,13 @@ struct TrainingObjects {
 struct TrainingProgress {
   int64_t step = 0;
   int64_t epoch = 0;
-  nlohmann::json extra = nlohmann::json::object();
+  nlohmann::json context = nlohmann::json::object();  // checked by load_checkpoint
+  nlohmann::json extra = nlohmann::json::object();    // free-form, returned as saved
 };
 
 void save_checkpoint(const std::string& path, const TrainingObjects& objects, const TrainingProgress& progress);
 // Restores modules, optimizers and generators in place and returns the progress counters.
-TrainingProgress load_checkpoint(const std::string& path, const TrainingObjects& objects);
+TrainingProgress load_checkpoint(const std::string& path, const TrainingObjects& objects,
+                                 const nlohmann::json& expected_context = nlohmann::json::object());
 
 }  // namespace fer

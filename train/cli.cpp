@@ -242,20 +242,20 @@ int64_t chosen_fold(const Parsed& p, const TrainConfig& config) {
   return p.number("--fold", std::max<int64_t>(0, config.protocol.fold));
 }
 
-std::shared_ptr<models::Recognizer> load_recognizer(const std::string& run, const TrainConfig& config, int64_t fold) {
-  Generator gen(0);
-  auto R = std::make_shared<models::Recognizer>(config.model, gen, 0);
-  const std::string path = (fs::path(run) / "checkpoints" / ("fold" + std::to_string(fold) + "_best_R.safetensors")).string();
-  load_checkpoint(path, {{{"R", R.get()}}, {}, {}});
-  R->to(parse_device(config.device));
-  R->eval();
-  return R;
-}
-
 std::vector<std::string> run_classes(const std::string& run) {
   std::ifstream in(fs::path(run) / "summary.json");
   FER_CHECK(in.good()) << "no summary.json in " << run << ": is it a finished `fer train` run?";
   return nlohmann::json::parse(in).at("classes").get<std::vector<std::string>>();
+}
+
+std::shared_ptr<models::Recognizer> load_recognizer(const std::string& run, const TrainConfig& config, int64_t fold) {
+  Generator gen(0);
+  auto R = std::make_shared<models::Recognizer>(config.model, gen, 0);
+  const std::string path = (fs::path(run) / "checkpoints" / ("fold" + std::to_string(fold) + "_best_R.safetensors")).string();
+  load_checkpoint(path, {{{"R", R.get()}}, {}, {}}, weights_context(config.model, run_classes(run)));
+  R->to(parse_device(config.device));
+  R->eval();
+  return R;
 }
 
 int cmd_eval(const Parsed& p) {
@@ -295,7 +295,7 @@ int cmd_generate(const Parsed& p) {
   const int64_t fold = chosen_fold(p, config);
   const std::string path = (fs::path(run) / "checkpoints" / ("fold" + std::to_string(fold) + "_EG.safetensors")).string();
   FER_CHECK(fs::exists(path)) << "generate: " << path << " not found (mode baseline trains no generator)";
-  load_checkpoint(path, {{{"E", E.get()}, {"G", G.get()}}, {}, {}});
+  load_checkpoint(path, {{{"E", E.get()}, {"G", G.get()}}, {}, {}}, weights_context(config.model, run_classes(run)));
   E->to(device);
   G->to(device);
   E->eval();

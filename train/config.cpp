@@ -66,6 +66,7 @@ void TrainConfig::bind(FieldSet& f) {
   f.add("stage2.lr_schedule", &stage2.lr_schedule, "recognizer learning rate over the epochs", {"constant", "cosine"});
   f.add("stage2.beta1", &stage2.beta1, "recognizer Adam beta1");
   f.add("stage2.weight_decay", &stage2.weight_decay, "recognizer L2 weight decay");
+  f.add("stage2.ema_decay", &stage2.ema_decay, "decay of the averaged recognizer that is evaluated (0: R itself)");
   f.add("stage2.w_synth", &stage2.w_synth, "weight of CE(R(x_s), y_s)");
   f.add("stage2.w_intra", &stage2.w_intra, "weight of the intra-class loss");
   f.add("stage2.intra_momentum", &stage2.intra_momentum, "momentum of the running class centers");
@@ -105,6 +106,8 @@ void TrainConfig::validate() const {
   FER_CHECK(data.augment_brightness >= 0 && data.augment_brightness <= 1)
       << "data.augment_brightness " << data.augment_brightness << " must be in [0, 1]";
   FER_CHECK(judge.faces >= 2) << "judge.faces " << judge.faces << " must be at least 2";
+  FER_CHECK(stage2.ema_decay >= 0 && stage2.ema_decay < 1)
+      << "stage2.ema_decay " << stage2.ema_decay << " must be in [0, 1)";
   FER_CHECK(stage2.intra_momentum > 0 && stage2.intra_momentum <= 1)
       << "stage2.intra_momentum " << stage2.intra_momentum << " must be in (0, 1]";
 }

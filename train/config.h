@@ -70,6 +70,9 @@ struct JointConfig {             // stage 2 (and the recognizer of every ablatio
   std::string lr_schedule = "constant";
   double beta1 = 0.9;
   double weight_decay = 5e-4;
+  // The recognizer that is evaluated, selected and tested: an exponential moving average of R's
+  // weights with this decay per step (engine/optim/average.h), or R itself when 0.
+  double ema_decay = 0;
   double w_synth = 1;            // CE(R(x_s), y_s)
   double w_intra = 0.1;          // intra-class loss
   double intra_momentum = 0.1;   // running class centers

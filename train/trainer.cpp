@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "engine/ops.h"
+#include "engine/optim/average.h"
 #include "engine/optim/optimizer.h"
 #include "train/losses.h"
 #include "train/samples.h"
@@ -94,6 +95,7 @@ FoldTrainer::FoldTrainer(const TrainConfig& config, FoldData data, std::string d
       mode_(config.run_mode()),
       device_(parse_device(config.device)),
       data_(std::move(data)),
+      context_(weights_context(config.model, data_.class_names)),
       dir_(std::move(dir)),
       fold_(fold),
       log_(log),
@@ -103,6 +105,11 @@ FoldTrainer::FoldTrainer(const TrainConfig& config, FoldData data, std::string d
   const models::ModelConfig& m = config_.model;
   R_ = std::make_shared<models::Recognizer>(m, init_gen_, static_cast<uint64_t>(config.seed) + 17);
   centers_ = std::make_shared<CenterBuffers>(m.classes, m.feature_dim);
+  if (config_.stage2.ema_decay > 0) {
+    Generator unused(0);  // the average starts as a copy of R; init_gen_ stays as without it
+    R_ema_ = std::make_shared<models::Recognizer>(m, unused, 0);
+    R_ema_->load_state_dict(R_->state_dict());
+  }
   if (uses_generator()) {
     E_ = std::make_shared<models::Encoder>(m, init_gen_);
     G_ = std::make_shared<models::Decoder>(m, init_gen_);
@@ -110,15 +117,20 @@ FoldTrainer::FoldTrainer(const TrainConfig& config, FoldData data, std::string d
     Dz_ = std::make_shared<models::LatentDiscriminator>(m, init_gen_);
   }
   if (uses_identity()) Id_ = std::make_shared<models::IdentityNet>(m, data_.train.num_subjects, init_gen_);
-  for (nn::Module* module : std::initializer_list<nn::Module*>{R_.get(), centers_.get(), E_.get(), G_.get(),
-                                                                D_.get(), Dz_.get(), Id_.get()})
+  for (nn::Module* module : std::initializer_list<nn::Module*>{R_.get(), R_ema_.get(), centers_.get(), E_.get(),
+                                                                G_.get(), D_.get(), Dz_.get(), Id_.get()})
     if (module) module->to(device_);
   if (Id_ && !config_.stage0.checkpoint.empty()) {
-    load_checkpoint(config_.stage0.checkpoint, {{{"Id", Id_.get()}}, {}, {}});
+    load_checkpoint(config_.stage0.checkpoint, {{{"Id", Id_.get()}}, {}, {}}, context_);
   }
   build_optimizers();
   fs::create_directories(fs::path(dir_) / "checkpoints");
   fs::create_directories(fs::path(dir_) / "samples");
+}
+
+nlohmann::json weights_context(const models::ModelConfig& m, const std::vector<std::string>& class_names) {
+  return {{"image_size", m.image_size}, {"channels", m.channels}, {"classes", class_names},
+          {"latent", m.latent},         {"width", m.width},       {"feature_dim", m.feature_dim}};
 }
 
 bool FoldTrainer::uses_judge() const {
@@ -153,6 +165,7 @@ TrainingObjects FoldTrainer::objects() {
     if (m) o.modules[name] = m;
   };
   add_module("R", R_.get());
+  add_module("R_ema", R_ema_.get());
   add_module("centers", centers_.get());
   add_module("E", E_.get());
   add_module("G", G_.get());
@@ -343,7 +356,7 @@ Confusion evaluate_recognizer(models::Recognizer& R, const ImageSet& set, int64_
 }
 
 Confusion FoldTrainer::evaluate(const ImageSet& set) {
-  return evaluate_recognizer(*R_, set, config_.model.classes, device_);
+  return evaluate_recognizer(evaluated_recognizer(), set, config_.model.classes, device_);
 }
 
 // Rows of [x, x_rec, x_hat for each expression] for a few validation faces, then rows of
@@ -400,7 +413,7 @@ void FoldTrainer::prepare_judge() {
   }
   Generator unused(0);  // the weights come from the checkpoint; init_gen_ stays untouched
   judge_ = std::make_shared<models::Recognizer>(config_.model, unused, 0);
-  load_checkpoint(path, {{{"R", judge_.get()}}, {}, {}});
+  load_checkpoint(path, {{{"R", judge_.get()}}, {}, {}}, context_);
   judge_->to(device_);
   judge_->eval();
   judge_->set_requires_grad(false);
@@ -429,7 +442,7 @@ bool FoldTrainer::select_if_best(double val_accuracy, int64_t epoch, Position& a
   if (val_accuracy <= at.best_val) return false;  // ties keep the earlier epoch
   at.best_val = val_accuracy;
   at.best_epoch = epoch;
-  save_checkpoint(best_recognizer_path(), {{{"R", R_.get()}}, {}, {}}, {0, epoch, {}});
+  save_checkpoint(best_recognizer_path(), {{{"R", &evaluated_recognizer()}}, {}, {}}, {0, epoch, context_, {}});
   return true;
 }
 
@@ -458,6 +471,7 @@ void FoldTrainer::save(const Position& at) {
   TrainingProgress progress;
   progress.epoch = at.epoch;
   progress.step = at.step;
+  progress.context = context_;
   progress.extra = at.to_json();
   save_checkpoint(checkpoint_path(), objects(), progress);
 }
@@ -484,6 +498,10 @@ void FoldTrainer::run_stage(int stage, const ImageSet& set, int64_t epochs, int6
         throw Interrupted{checkpoint_path()};
       }
       const LossValues losses = step(stage, batch_of(set, batches[static_cast<size_t>(at.step)], stage));
+      if (stage == 2 && R_ema_) {
+        const int64_t update = at.epoch * steps_per_epoch + at.step;
+        optim::update_average(*R_ema_, *R_, optim::warmed_up_decay(config_.stage2.ema_decay, update));
+      }
       for (const auto& [name, value] : losses)
         FER_CHECK(std::isfinite(value)) << kStageNames[stage] << ", fold " << fold_ << ", epoch " << at.epoch + 1
                                         << ", step " << at.step + 1 << ": loss " << name << " is " << value
@@ -511,7 +529,7 @@ void FoldTrainer::run_stage(int stage, const ImageSet& set, int64_t epochs, int6
 FoldResult FoldTrainer::run(bool resume) {
   Position at;
   if (resume && fs::exists(checkpoint_path())) {
-    at = Position::from_json(load_checkpoint(checkpoint_path(), objects()).extra);
+    at = Position::from_json(load_checkpoint(checkpoint_path(), objects(), context_).extra);
     log_.message("[fold " + std::to_string(fold_) + "] resuming from " + checkpoint_path() + " at " +
                  (at.stage < kDone ? kStageNames[at.stage] : "the end") + ", epoch " + std::to_string(at.epoch + 1) +
                  ", step " + std::to_string(at.step + 1));
@@ -531,14 +549,15 @@ FoldResult FoldTrainer::run(bool resume) {
   save(at);
   if (uses_generator()) {  // what `fer generate` loads
     const fs::path path = fs::path(dir_) / "checkpoints" / ("fold" + std::to_string(fold_) + "_EG.safetensors");
-    save_checkpoint(path.string(), {{{"E", E_.get()}, {"G", G_.get()}}, {}, {}}, {});
+    save_checkpoint(path.string(), {{{"E", E_.get()}, {"G", G_.get()}}, {}, {}}, {0, 0, context_, {}});
   }
 
   FoldResult result;
   result.fold = fold_;
   result.best_val_accuracy = at.best_val;
   result.best_epoch = at.best_epoch;
-  if (fs::exists(best_recognizer_path())) load_checkpoint(best_recognizer_path(), {{{"R", R_.get()}}, {}, {}});
+  if (fs::exists(best_recognizer_path()))
+    load_checkpoint(best_recognizer_path(), {{{"R", &evaluated_recognizer()}}, {}, {}}, context_);
   result.test = evaluate(data_.test);
   return result;
 }

@@ -7,6 +7,8 @@
 // Stage 0 runs when stage 1 does, the data has at least two training subjects and
 // stage0.epochs > 0 (or stage0.checkpoint names a trained Id); otherwise the identity loss is off.
 //
+// With stage2.ema_decay > 0, an exponential moving average of R's weights, updated after every R
+// step, is the recognizer that validation selects and the test fold measures (R keeps training).
 // Checkpoints (DIR/checkpoints/fold<i>.safetensors) hold every module, optimizer, generator and
 // the running class centers, with the position (stage, epoch, step in epoch): written atomically
 // at the end of each epoch and on Ctrl-C, so --resume continues exactly where the run stopped.
@@ -64,6 +66,11 @@ struct FoldResult {
 // The confusion matrix of R (put in eval mode, then back in train mode) over every image of set.
 Confusion evaluate_recognizer(models::Recognizer& R, const ImageSet& set, int64_t classes, Device device);
 
+// What a fold's checkpoints are made for, saved in each and checked by every load (a 16-px
+// recognizer has the shapes of a 32-px one): image size, channels, the class names in order, and
+// the model sizes.
+nlohmann::json weights_context(const models::ModelConfig& model, const std::vector<std::string>& class_names);
+
 class FoldTrainer {
  public:
   // dir: the RUNDIR (checkpoints/, samples/ are created in it).
@@ -86,6 +93,9 @@ class FoldTrainer {
   Batch batch_of(const ImageSet& set, const std::vector<int64_t>& rows, int stage = 2);
   bool augments(int stage) const;
 
+  // The recognizer that is evaluated, selected and tested: the average of R's weights when
+  // stage2.ema_decay > 0, else R.
+  models::Recognizer& evaluated_recognizer() { return R_ema_ ? *R_ema_ : *R_; }
   Confusion evaluate(const ImageSet& set);
   bool uses_generator() const { return mode_ != Mode::Baseline; }
   bool uses_identity() const;
@@ -118,6 +128,7 @@ class FoldTrainer {
   Mode mode_;
   Device device_;
   FoldData data_;
+  nlohmann::json context_;  // weights_context of this run
   std::string dir_;
   int64_t fold_;
   RunLog& log_;
@@ -128,6 +139,7 @@ class FoldTrainer {
   std::shared_ptr<models::LatentDiscriminator> Dz_;
   std::shared_ptr<models::IdentityNet> Id_;
   std::shared_ptr<models::Recognizer> R_;
+  std::shared_ptr<models::Recognizer> R_ema_;  // the average of R's weights (stage2.ema_decay > 0)
   std::shared_ptr<models::Recognizer> judge_;  // frozen; set by prepare_judge()
   std::shared_ptr<CenterBuffers> centers_;
   int64_t stop_after_ = -1, steps_run_ = 0;

@@ -116,6 +116,28 @@ TEST_CASE("checkpoint load of truncated, corrupted or mismatched files names fil
     objects.generators["other"] = &b.init;
     REQUIRE_THROWS_WITH(fer::load_checkpoint(path, objects), Contains(path) && Contains("generator 'other'"));
   }
+  SECTION("weights made for something else: every difference of the context is named") {
+    const nlohmann::json made_for = {{"image_size", 16}, {"classes", {"anger", "happiness"}}};
+    fer::save_checkpoint(bad, a.objects(), {0, 0, made_for, {}});
+    ToyRun b(2);
+    const nlohmann::json here = {{"image_size", 32}, {"classes", {"anger", "happiness"}}, {"channels", 1}};
+    REQUIRE_THROWS_WITH(fer::load_checkpoint(bad, b.objects(), here),
+                        Contains(bad) && Contains("made for something else") &&
+                            Contains("image_size: 16 in the file, 32 here") &&
+                            Contains("channels: not recorded in the file, 1 here") && !Contains("classes"));
+    require_identical(b.net->state_dict(), ToyRun(2).net->state_dict());  // untouched
+    fer::load_checkpoint(bad, b.objects(), made_for);
+    require_identical(b.net->state_dict(), a.net->state_dict());
+  }
+  SECTION("NaN or Inf weights") {
+    ToyRun broken(1);
+    broken.net->state_dict().at("0.weight").data<float>()[5] = std::numeric_limits<float>::quiet_NaN();
+    fer::save_checkpoint(bad, broken.objects(), {});
+    ToyRun b(2);
+    REQUIRE_THROWS_WITH(fer::load_checkpoint(bad, b.objects()),
+                        Contains(bad) && Contains("'module.net.0.weight' holds nan at element 5"));
+    require_identical(b.net->state_dict(), ToyRun(2).net->state_dict());  // untouched
+  }
   SECTION("a safetensors file that is not a checkpoint") {
     fer::save_safetensors(bad, {{"x", Tensor::zeros({2})}});
     ToyRun b(2);

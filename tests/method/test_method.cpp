@@ -9,6 +9,7 @@
 #include "data/synthetic.h"
 #include "engine/checkpoint.h"
 #include "engine/ops.h"
+#include "engine/optim/average.h"
 #include "engine/safetensors.h"
 #include "models/fesgan.h"
 #include "models/recognizer.h"
@@ -250,6 +251,7 @@ TEST_CASE("train --resume after an interruption equals an uninterrupted run", "[
       r.config = tiny_config("joint-rdbp", device);
       r.config.data.augment_stages = augment_stages;
       r.config.stage2.epochs = 2;
+      if (augment_stages == "recognizer") r.config.stage2.ema_decay = 0.9;  // the average resumes too
       r.data = tiny_dataset();
       r.quiet = true;
       r.out = fresh_dir("whole");
@@ -272,6 +274,73 @@ TEST_CASE("train --resume after an interruption equals an uninterrupted run", "[
       }
     }
   }
+}
+
+TEST_CASE("stage2.ema_decay: the average of R's weights is what validation selects and the test measures", "[cpu]") {
+  TrainConfig config = tiny_config("baseline", "cpu");
+  config.stage2.ema_decay = 0.9;
+  config.stage2.epochs = 1;
+  const std::string dir = fresh_dir("ema");
+  RunLog log(dir + "/metrics.jsonl", true);
+  // Each step: R_ema <- d * R_ema + (1 - d) * R with d = warmed_up_decay(0.9, step), read from the
+  // checkpoints before and after step 4.
+  constexpr int64_t kStep = 3;  // 0-based index of the checked step
+  auto checkpoint_after = [&](int64_t steps, bool resume) {
+    FoldTrainer trainer(config, tiny_fold(config), dir, 0, log);
+    trainer.stop_after(steps);
+    REQUIRE_THROWS_AS(trainer.run(resume), Interrupted);
+    return load_safetensors(trainer.checkpoint_path());
+  };
+  const auto before = checkpoint_after(kStep, false), after = checkpoint_after(1, true);
+  const double d = fer::optim::warmed_up_decay(0.9, kStep);
+  const std::string prefix = "module.R_ema.";
+  int64_t checked = 0;
+  for (const auto& [name, average] : after) {
+    if (name.rfind(prefix, 0) != 0) continue;
+    INFO(name);
+    const Tensor expected = before.at(name) * d + after.at("module.R." + name.substr(prefix.size())) * (1 - d);
+    REQUIRE_CLOSE(average, expected, 1e-7, 1e-6);
+    ++checked;
+  }
+  Generator unused(0);
+  REQUIRE(checked == static_cast<int64_t>(models::Recognizer(config.model, unused, 0).state_dict().size()));
+  REQUIRE(after.at("module.R_ema.classifier.weight").to_vector() != after.at("module.R.classifier.weight").to_vector());
+
+  // One epoch: the selected recognizer is the average at its end, and the test fold measures it.
+  FoldTrainer trainer(config, tiny_fold(config), dir, 0, log);
+  const FoldResult result = trainer.run(true);
+  models::Recognizer& average = trainer.evaluated_recognizer();
+  REQUIRE(&average != &trainer.recognizer());
+  const auto best = load_safetensors(trainer.best_recognizer_path());
+  for (const auto& [name, tensor] : average.state_dict()) REQUIRE_CLOSE(best.at("module.R." + name), tensor, 0, 0);
+  const FoldData fold = tiny_fold(config);
+  REQUIRE(evaluate_recognizer(average, fold.test, config.model.classes, Device::CPU).accuracy() ==
+          result.test.accuracy());
+  config.stage2.ema_decay = 1;
+  REQUIRE_THROWS_WITH(config.validate(), Catch::Contains("stage2.ema_decay 1 must be in [0, 1)"));
+}
+
+TEST_CASE("a judge made for other classes or another image size is refused, naming the difference", "[cpu]") {
+  TrainRequest judge;
+  judge.config = tiny_config("baseline", "cpu");
+  judge.config.data.classes = "anger,disgust";
+  judge.data = tiny_dataset();
+  judge.quiet = true;
+  judge.out = fresh_dir("judge16");
+  run_training(judge);
+  const std::string path = judge.out + "/checkpoints/fold0_best_R.safetensors";
+
+  TrainRequest r = judge;  // the same shapes: 2 classes, 16 px
+  r.config.mode = "synth";
+  r.config.judge.checkpoint = path;
+  r.config.data.classes = "fear,happiness";
+  r.out = fresh_dir("judged");
+  REQUIRE_THROWS_WITH(run_training(r), Catch::Contains(path) && Catch::Contains("made for something else") &&
+                                           Catch::Contains(R"(classes: ["anger","disgust"] in the file, ["fear","happiness"] here)"));
+  r.config.data.classes = "anger,disgust";
+  r.config.model.image_size = 32;
+  r.overwrite = true;
+  REQUIRE_THROWS_WITH(run_training(r), Catch::Contains("image_size: 16 in the file, 32 here"));
 }
 
 TEST_CASE("a NaN loss stops training naming the stage, step and loss", "[cpu]") {

@@ -1,6 +1,8 @@
 // SGD, Adam and the LR schedules: hand-computed steps, PyTorch fixtures, optimized vs reference.
 #include <cmath>
 
+#include "engine/nn/layers.h"
+#include "engine/optim/average.h"
 #include "engine/optim/optimizer.h"
 #include "engine/optim/schedule.h"
 #include "engine/safetensors.h"
@@ -180,4 +182,30 @@ TEST_CASE("StepLR and CosineLR give the documented rates", "[cpu]") {
   cosine.apply(sgd, 7);
   REQUIRE(sgd.lr() == Approx(0.55));
   REQUIRE_THROWS_WITH(fer::optim::CosineLR(1.0, 2, 0, 2), Contains("warmup_steps (2) < total_steps (2)"));
+}
+
+TEST_CASE("update_average moves parameters and buffers toward the source by 1 - decay", "[cpu]") {
+  fer::nn::BatchNorm1d source(2), average(2);
+  source.weight.copy_from(Tensor::from_vector(std::vector<float>{1.0f, 3.0f}, {2}));
+  source.running_mean.copy_from(Tensor::from_vector(std::vector<float>{2.0f, -4.0f}, {2}));
+  average.weight.copy_from(Tensor::from_vector(std::vector<float>{5.0f, -1.0f}, {2}));
+  fer::optim::update_average(average, source, 0.75);
+  // 0.75 * average + 0.25 * source
+  REQUIRE(average.weight.to_vector() == std::vector<float>{4.0f, 0.0f});
+  REQUIRE(average.running_mean.to_vector() == std::vector<float>{0.5f, -1.0f});
+  REQUIRE(average.running_var.to_vector() == std::vector<float>{1.0f, 1.0f});  // both 1
+  REQUIRE(source.weight.to_vector() == std::vector<float>{1.0f, 3.0f});       // the source stays
+  fer::optim::update_average(average, source, 0);
+  REQUIRE(average.weight.to_vector() == std::vector<float>{1.0f, 3.0f});
+
+  fer::nn::BatchNorm1d wider(3);
+  REQUIRE_THROWS_WITH(fer::optim::update_average(wider, source, 0.5), Contains("weight") && Contains("[3]"));
+  REQUIRE_THROWS_WITH(fer::optim::update_average(average, source, 1.5), Contains("decay 1.5"));
+}
+
+TEST_CASE("warmed_up_decay rises as (1 + t) / (10 + t) up to the decay", "[cpu]") {
+  REQUIRE(fer::optim::warmed_up_decay(0.999, 0) == Approx(0.1));
+  REQUIRE(fer::optim::warmed_up_decay(0.999, 8) == Approx(0.5));
+  REQUIRE(fer::optim::warmed_up_decay(0.99, 890) == Approx(0.99));   // (891 / 900) = 0.99
+  REQUIRE(fer::optim::warmed_up_decay(0.99, 100000) == 0.99);
 }
