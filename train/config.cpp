@@ -1,5 +1,7 @@
 #include "train/config.h"
 
+#include <cmath>
+
 #include "kernels/common/error.h"
 
 namespace fer::train {
@@ -92,6 +94,9 @@ void TrainConfig::validate() const {
                              std::pair{"stage2.batch_size", stage2.batch_size},
                              std::pair{"stage2.synth_batch", stage2.synth_batch}})
     FER_CHECK(value >= 2) << name << " " << value << " must be at least 2 (batch norm needs 2 samples)";
+  for (auto [name, value] : {std::pair{"stage0.lr", stage0.lr}, std::pair{"stage1.lr", stage1.lr},
+                             std::pair{"stage2.lr", stage2.lr}, std::pair{"stage2.g_lr", stage2.g_lr}})
+    FER_CHECK(value > 0 && std::isfinite(value)) << name << " " << value << " must be a positive number";
   for (auto [name, value] : {std::pair{"stage0.epochs", stage0.epochs}, std::pair{"stage1.epochs", stage1.epochs},
                              std::pair{"stage2.epochs", stage2.epochs}})
     FER_CHECK(value >= 0) << name << " " << value << " must not be negative";

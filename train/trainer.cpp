@@ -2,10 +2,12 @@
 
 #include <cmath>
 #include <filesystem>
+#include <sstream>
 
 #include "engine/ops.h"
 #include "engine/optim/average.h"
 #include "engine/optim/optimizer.h"
+#include "train/divergence.h"
 #include "train/losses.h"
 #include "train/samples.h"
 
@@ -476,6 +478,17 @@ void FoldTrainer::save(const Position& at) {
   save_checkpoint(checkpoint_path(), objects(), progress);
 }
 
+void FoldTrainer::stop_if_diverged(int stage, const std::string& when, const std::string& why) const {
+  if (why.empty()) return;
+  std::ostringstream rates;
+  rates << kStageKeys[stage] << ".lr = " << (stage == 0   ? config_.stage0.lr
+                                             : stage == 1 ? config_.stage1.lr
+                                                          : config_.stage2.lr);
+  if (stage == 2 && is_joint(mode_)) rates << ", stage2.g_lr = " << config_.stage2.g_lr;
+  FER_THROW() << kStageNames[stage] << ", fold " << fold_ << ", " << when << ": " << why << ": training diverged (learning rate " << rates.str()
+              << "); training stopped, the last good checkpoint is " << checkpoint_path();
+}
+
 void FoldTrainer::run_stage(int stage, const ImageSet& set, int64_t epochs, int64_t batch_size, Position& at) {
   log_.start_phase();
   if (stage == 0) {
@@ -483,6 +496,7 @@ void FoldTrainer::run_stage(int stage, const ImageSet& set, int64_t epochs, int6
     Id_->set_requires_grad(true);
   }
   const std::string where_prefix = "[fold " + std::to_string(fold_) + "] " + kStageNames[stage] + " epoch ";
+  DivergenceWatch watch;
   int64_t images = 0, steps_done = 0;
   const int64_t steps_per_epoch = static_cast<int64_t>(
       epoch_batches(set.size(), batch_size, static_cast<uint64_t>(config_.seed), kStageKeys[stage], 0).size());
@@ -503,9 +517,8 @@ void FoldTrainer::run_stage(int stage, const ImageSet& set, int64_t epochs, int6
         optim::update_average(*R_ema_, *R_, optim::warmed_up_decay(config_.stage2.ema_decay, update));
       }
       for (const auto& [name, value] : losses)
-        FER_CHECK(std::isfinite(value)) << kStageNames[stage] << ", fold " << fold_ << ", epoch " << at.epoch + 1
-                                        << ", step " << at.step + 1 << ": loss " << name << " is " << value
-                                        << "; training stopped, the last good checkpoint is " << checkpoint_path();
+        stop_if_diverged(stage, "epoch " + std::to_string(at.epoch + 1) + ", step " + std::to_string(at.step + 1),
+                         watch.check_loss(name, value));
       for (const auto& [name, value] : losses) at.loss_sums[name] += value;
       ++at.loss_steps;
       images += batch_size;
@@ -513,6 +526,8 @@ void FoldTrainer::run_stage(int stage, const ImageSet& set, int64_t epochs, int6
       const int64_t total = (epochs - at.epoch) * steps_per_epoch - at.step - 1 + steps_done;
       log_.progress(where, steps_done, total, images, losses, false);
     }
+    for (const auto& [name, module] : objects().modules)
+      stop_if_diverged(stage, "end of epoch " + std::to_string(at.epoch + 1), DivergenceWatch::check_weights(name, *module));
     nlohmann::json record = end_epoch(stage, at.epoch, at);
     log_.write(record);
     log_.message(where + ": " + epoch_summary(record));

@@ -119,6 +119,9 @@ class FoldTrainer {
   LossValues step(int stage, const Batch& batch);
   nlohmann::json end_epoch(int stage, int64_t epoch, Position& at);
   void save(const Position& at);
+  // Throws naming the stage, `when` ("epoch 3, step 7"), `why` and the stage's learning rates,
+  // unless why is empty.
+  void stop_if_diverged(int stage, const std::string& when, const std::string& why) const;
   void write_samples(const std::string& name);
   // Keeps R as the selected recognizer when val_accuracy is a new best; returns whether it was.
   bool select_if_best(double val_accuracy, int64_t epoch, Position& at);

@@ -15,6 +15,7 @@
 #include "models/recognizer.h"
 #include "tests/support/compare.h"
 #include "train/cli.h"
+#include "train/divergence.h"
 #include "train/protocol.h"
 #include "train/trainer.h"
 #include "tests/method/tiny.h"
@@ -343,18 +344,44 @@ TEST_CASE("a judge made for other classes or another image size is refused, nami
   REQUIRE_THROWS_WITH(run_training(r), Catch::Contains("image_size: 16 in the file, 32 here"));
 }
 
-TEST_CASE("a NaN loss stops training naming the stage, step and loss", "[cpu]") {
+TEST_CASE("an exploding loss stops training naming the stage, step, loss and learning rate", "[cpu]") {
   TrainRequest r;
   r.config = tiny_config("baseline", "cpu");
-  r.config.stage2.lr = std::numeric_limits<double>::infinity();  // step 1 poisons the weights
+  r.config.stage2.lr = 1e6;  // step 1 throws the weights to about 1e6
   r.data = tiny_dataset();
   r.quiet = true;
-  r.out = fresh_dir("nan");
-  REQUIRE_THROWS_WITH(run_training(r), Catch::Contains("stage 2 (recognizer)") && Catch::Contains("step 2:") &&
-                                           Catch::Contains("loss total is") && Catch::Contains("nan") &&
+  r.out = fresh_dir("exploding");
+  REQUIRE_THROWS_WITH(run_training(r), Catch::Contains("stage 2 (recognizer), fold 0, epoch 1, step 2: loss ") &&
+                                           Catch::Contains("training diverged (learning rate stage2.lr = 1e+06)") &&
                                            Catch::Contains("last good checkpoint"));
   // Nothing was saved after the bad step: no epoch had ended, so there is no checkpoint yet.
   REQUIRE_FALSE(fs::exists(r.out + "/checkpoints/fold0.safetensors"));
+  r.config.stage2.lr = std::numeric_limits<double>::infinity();
+  REQUIRE_THROWS_WITH(r.config.validate(), Catch::Contains("stage2.lr inf must be a positive number"));
+  r.config.stage2.lr = 1e-3;
+  r.config.stage1.lr = 0;
+  REQUIRE_THROWS_WITH(r.config.validate(), Catch::Contains("stage1.lr 0 must be a positive number"));
+}
+
+TEST_CASE("DivergenceWatch: non-finite or far too large losses, broken weights", "[cpu]") {
+  DivergenceWatch watch;
+  REQUIRE(watch.check_loss("d", 999).empty());  // no history yet: the scale is 1
+  REQUIRE_THAT(watch.check_loss("ce", 1001), Catch::Contains("loss ce is 1001, over 1000 times its recent size 1"));
+  REQUIRE_THAT(watch.check_loss("ce", std::nan("")), Catch::Contains("loss ce is nan"));
+  for (int i = 0; i < 60; ++i) REQUIRE(watch.check_loss("rec", i < 30 ? 0.5 : 3.0).empty());
+  // The median of the last 50 values (20 of 0.5, 30 of 3) is 3: 2999 passes, 3001 does not.
+  REQUIRE(watch.check_loss("rec", 2999).empty());
+  REQUIRE_THAT(watch.check_loss("rec", -3001), Catch::Contains("loss rec is -3001, over 1000 times its recent size 3"));
+  REQUIRE(watch.check_loss("ce", 2).empty());  // rejected values did not join the window
+
+  Generator gen(1);
+  nn::Linear linear(3, 2, gen);
+  REQUIRE(DivergenceWatch::check_weights("R", linear).empty());
+  linear.weight.data<float>()[4] = 2e4f;
+  REQUIRE_THAT(DivergenceWatch::check_weights("R", linear), Catch::Contains("parameter R.weight is 20000 at element 4"));
+  linear.weight.data<float>()[4] = 0;
+  linear.bias.data<float>()[1] = std::numeric_limits<float>::infinity();
+  REQUIRE_THAT(DivergenceWatch::check_weights("R", linear), Catch::Contains("parameter R.bias is inf at element 1"));
 }
 
 TEST_CASE("fer rejects unknown flags, keys and modes with a suggestion", "[cpu]") {
