@@ -10,6 +10,8 @@
 #include <iterator>
 #include <memory>
 
+#include "engine/files.h"
+
 namespace fer::data {
 
 namespace {
@@ -159,9 +161,14 @@ void write_png(const std::string& path, const Image& image) {
   FER_CHECK(image.width > 0 && image.height > 0 && image.pixels.size() == static_cast<size_t>(image.width) * image.height * image.channels)
       << "write_png: " << path << ": " << image.width << "x" << image.height << "x" << image.channels
       << " image holds " << image.pixels.size() << " bytes";
-  const int ok = stbi_write_png(path.c_str(), image.width, image.height, image.channels, image.pixels.data(),
-                                image.width * image.channels);
-  FER_CHECK(ok) << "write_png: cannot write " << path;
+  std::string png;
+  auto append = [](void* out, void* data, int bytes) {
+    static_cast<std::string*>(out)->append(static_cast<const char*>(data), static_cast<size_t>(bytes));
+  };
+  const int ok = stbi_write_png_to_func(append, &png, image.width, image.height, image.channels, image.pixels.data(),
+                                        image.width * image.channels);
+  FER_CHECK(ok) << "write_png: cannot encode " << path;
+  write_file_atomically(path, png);
 }
 
 void image_to_chw(const Image& image, float* out) {

@@ -7,6 +7,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "engine/files.h"
 #include "kernels/common/random.h"
 
 namespace fer::data {
@@ -128,10 +129,7 @@ void save_split(const std::string& path, const Split& split) {
   j["seed"] = split.options.seed;
   j["num_samples"] = split.num_samples;
   for (const Fold& f : split.folds) j["fold"].push_back({{"train", f.train}, {"val", f.val}, {"test", f.test}});
-  std::ofstream out(path);
-  FER_CHECK(out) << "save_split: cannot write " << path;
-  out << j.dump(1) << '\n';
-  FER_CHECK(out.flush()) << "save_split: cannot write " << path;
+  write_file_atomically(path, j.dump(1) + "\n");
 }
 
 Split load_split(const std::string& path, int64_t expected_samples) {

@@ -10,8 +10,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "data/parallel.h"
+#include "engine/files.h"
 #include "kernels/common/random.h"
 
 namespace fer::data {
@@ -409,15 +411,14 @@ SynthSummary write_synthetic_dataset(const SynthOptions& o) {
     write_png((root / rel).string(), render_synthetic_face(o, subject, expression, index));
   });
   SynthSummary summary{total, (root / "manifest.csv").string()};
-  std::ofstream manifest(summary.manifest_path, std::ios::binary);
-  FER_CHECK(manifest) << "synth-data: cannot write " << summary.manifest_path;
+  std::ostringstream manifest;
   manifest << "path,label,subject\n";
   for (int64_t i = 0; i < total; ++i) {
     int subject, expression, index;
     const std::string rel = relative_path(i, &subject, &expression, &index);
     manifest << rel << ',' << classes[expression] << ',' << subject_id(subject) << '\n';
   }
-  FER_CHECK(manifest.flush()) << "synth-data: cannot write " << summary.manifest_path;
+  write_file_atomically(summary.manifest_path, manifest.str());
   return summary;
 }
 

@@ -1,10 +1,6 @@
 // safetensors reader and atomic writer. See safetensors.h for the format and the checks.
 #include "engine/safetensors.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <bit>
 #include <cerrno>
@@ -12,6 +8,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <vector>
+
+#include "engine/files.h"
 
 namespace fer {
 
@@ -156,17 +154,6 @@ std::ifstream open_for_reading(const std::string& path) {
   return file;
 }
 
-// Writes all bytes or throws; `fd` belongs to the temporary file `tmp`.
-void write_all(int fd, const char* data, size_t bytes, const std::string& tmp) {
-  while (bytes > 0) {
-    const ssize_t n = ::write(fd, data, bytes);
-    if (n < 0 && errno == EINTR) continue;
-    FER_CHECK(n > 0) << "safetensors '" << tmp << "': write failed: " << std::strerror(errno);
-    data += n;
-    bytes -= static_cast<size_t>(n);
-  }
-}
-
 std::string build_header(const std::map<std::string, Tensor>& host_tensors,
                          const std::map<std::string, std::string>& metadata) {
   json header = json::object();
@@ -215,33 +202,12 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
   }
   const std::string header = build_header(host, metadata);
 
-  std::string tmp = path + ".tmp.XXXXXX";
-  const int fd = ::mkstemp(tmp.data());
-  FER_CHECK(fd >= 0) << "safetensors '" << path << "': cannot create a temporary file next to it: "
-                     << std::strerror(errno);
-  try {
-    ::fchmod(fd, 0644);  // mkstemp creates 0600; a checkpoint is an ordinary file
+  write_file_atomically(path, [&](const ByteSink& sink) {
     const uint64_t header_bytes = header.size();
-    write_all(fd, reinterpret_cast<const char*>(&header_bytes), 8, tmp);
-    write_all(fd, header.data(), header.size(), tmp);
-    for (const auto& [name, t] : host) write_all(fd, static_cast<const char*>(t.raw_data()), t.nbytes(), tmp);
-    FER_CHECK(::fsync(fd) == 0) << "safetensors '" << tmp << "': fsync failed: " << std::strerror(errno);
-  } catch (...) {
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    throw;
-  }
-  if (::close(fd) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    FER_THROW() << "safetensors '" << tmp << "': close failed: " << std::strerror(err);
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    FER_THROW() << "safetensors '" << path << "': cannot rename the temporary file into place: "
-                << std::strerror(err);
-  }
+    sink(&header_bytes, 8);
+    sink(header.data(), header.size());
+    for (const auto& [name, t] : host) sink(t.raw_data(), t.nbytes());
+  });
 }
 
 }  // namespace fer

@@ -1,11 +1,14 @@
 #include "train/protocol.h"
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "data/split.h"
+#include "engine/files.h"
+#include "kernels/runtime/runtime.h"
 #include "train/report.h"
 #include "train/trainer.h"
 
@@ -59,14 +62,7 @@ nlohmann::json summarize(const TrainConfig& config, const std::vector<nlohmann::
 }  // namespace
 
 void write_json(const std::string& file, const nlohmann::json& json) {
-  const fs::path path = file;
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp);
-    out << json.dump(2) << "\n";
-    FER_CHECK(out.good()) << "cannot write " << tmp.string();
-  }
-  fs::rename(tmp, path);  // atomic: readers never see half a file
+  write_file_atomically(file, json.dump(2) + "\n");
 }
 
 nlohmann::json read_json(const std::string& file) {
@@ -100,6 +96,21 @@ TrainConfig load_run_config(const std::string& run_dir) {
   return config;
 }
 
+void check_device_usable(const std::string& device) {
+  if (parse_device(device) != Device::CUDA) return;
+#ifdef FER_WITH_CUDA
+  try {
+    (void)cuda::device_summary();
+  } catch (const Error& e) {
+    FER_THROW() << "--device cuda: the CUDA runtime finds no usable GPU (" << e.what()
+                << "); check `nvidia-smi` and the driver, or train with --device cpu";
+  }
+#else
+  FER_THROW() << "--device cuda: this build of fer has no CUDA backend (configure it where nvcc is installed), "
+              << "or train with --device cpu";
+#endif
+}
+
 nlohmann::json run_training(const TrainRequest& request) {
   const fs::path dir = request.out;
   const bool resuming = request.resume;
@@ -110,6 +121,11 @@ nlohmann::json run_training(const TrainRequest& request) {
     FER_THROW() << request.out << " is not empty: continue the run there with --resume, replace fer's files in it with "
       << "--overwrite, or choose another --out";
   TrainConfig config = resuming ? load_run_config(request.out) : request.config;
+  check_device_usable(config.device);
+  const int64_t orphans = remove_orphan_temporaries(request.out);
+  if (orphans > 0 && !request.quiet)
+    std::fprintf(stderr, "removed %lld temporary file(s) that an interrupted write left in %s\n",
+                 static_cast<long long>(orphans), request.out.c_str());
   const data::Dataset dataset = load_configured_dataset(config, request.data);
   config.model.classes = static_cast<int64_t>(dataset.class_names.size());
   config.validate();

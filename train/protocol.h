@@ -26,6 +26,10 @@ struct TrainRequest {
 // Returns summary.json's content.
 nlohmann::json run_training(const TrainRequest& request);
 
+// Throws, with the reason and what to do, when `device` ("cpu", "cuda", "cuda-sim") cannot run in
+// this build on this machine; called before any data is loaded.
+void check_device_usable(const std::string& device);
+
 // The dataset as the config asks for it (format, classes, subject pattern, size, channels).
 data::Dataset load_configured_dataset(const TrainConfig& config, const std::string& path);
 

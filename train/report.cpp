@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "data/image.h"
+#include "engine/files.h"
 #include "kernels/common/error.h"
 
 namespace fer::train {
@@ -229,7 +230,7 @@ void write_report(const std::string& run_dir) {
     std::vector<PlotSeries> series;
     for (const auto& [_, s] : series_map) series.push_back(s);
     const std::string svg = svg_line_plot(name, "epoch", series);
-    std::ofstream(dir / "plots" / (name + ".svg")) << svg;
+    write_file_atomically((dir / "plots" / (name + ".svg")).string(), svg);
     plot_html << svg;
   }
 
@@ -257,9 +258,7 @@ void write_report(const std::string& run_dir) {
   for (const auto& [key, path] : last_samples(metrics))
     if (fs::exists(dir / path)) h << "<h3>" << key << "</h3><div class=\"grid\">" << png_tag(dir / path, key) << "</div>\n";
   h << "<h2>Configuration</h2><pre>" << config.dump(2) << "</pre></body></html>\n";
-  std::ofstream out(dir / "report.html");
-  out << h.str();
-  FER_CHECK(out.good()) << "cannot write " << (dir / "report.html").string();
+  write_file_atomically((dir / "report.html").string(), h.str());
 }
 
 }  // namespace fer::train
@@ -391,13 +390,7 @@ void write_comparison_report(const std::string& ablation_dir) {
         h << "<h3>" << m << ": " << key << "</h3><div class=\"grid\">" << png_tag(run / path, m + " " + key) << "</div>\n";
   }
   h << "<h2>Settings</h2><pre>" << c.at("settings").dump(2) << "</pre></body></html>\n";
-  const fs::path tmp = dir / "report.html.tmp";
-  {
-    std::ofstream out(tmp);
-    out << h.str();
-    FER_CHECK(out.good()) << "cannot write " << tmp.string();
-  }
-  fs::rename(tmp, dir / "report.html");
+  write_file_atomically((dir / "report.html").string(), h.str());
 }
 
 }  // namespace fer::train

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "engine/files.h"
 #include "kernels/common/error.h"
 
 namespace fer::train {
@@ -67,6 +68,25 @@ void RunLog::write(const nlohmann::json& record) {
   out << record.dump() << "\n";
   out.flush();
   FER_CHECK(out.good()) << "cannot append to " << path_;
+}
+
+void RunLog::drop_records(const std::function<bool(const nlohmann::json&)>& stale) {
+  std::ifstream in(path_);
+  if (!in.good()) return;  // nothing logged yet
+  std::string kept, line;
+  int64_t dropped = 0;
+  for (int64_t number = 1; std::getline(in, line); ++number) {
+    if (line.empty()) continue;
+    const nlohmann::json record = nlohmann::json::parse(line, nullptr, false);
+    FER_CHECK(!record.is_discarded()) << path_ << ", line " << number << ": not a JSON object";
+    if (stale(record)) {
+      ++dropped;
+    } else {
+      kept += line + "\n";
+    }
+  }
+  in.close();
+  if (dropped > 0) write_file_atomically(path_, kept);
 }
 
 void RunLog::start_phase() { phase_start_ = last_print_ = std::chrono::steady_clock::now(); }

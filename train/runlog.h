@@ -3,6 +3,7 @@
 #pragma once
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
@@ -35,6 +36,9 @@ class RunLog {
   // Appends to `metrics_path` (created if missing); quiet: no progress lines (tests).
   RunLog(std::string metrics_path, bool quiet);
   void write(const nlohmann::json& record);
+  // Rewrites metrics.jsonl (atomically) without the records for which `stale` is true: a resumed
+  // fold drops what was logged after its checkpoint, so no epoch appears twice.
+  void drop_records(const std::function<bool(const nlohmann::json&)>& stale);
   // One progress line, at most every two seconds unless `force`.
   void progress(const std::string& where, int64_t step, int64_t steps, int64_t images_done,
                 const LossValues& losses, bool force);

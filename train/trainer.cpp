@@ -1,5 +1,6 @@
 #include "train/trainer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <sstream>
@@ -541,13 +542,26 @@ void FoldTrainer::run_stage(int stage, const ImageSet& set, int64_t epochs, int6
   }
 }
 
+// The epochs at or after `at` run again: their records go.
+void FoldTrainer::drop_records_after(const Position& at) {
+  log_.drop_records([&](const nlohmann::json& record) {
+    if (record.value("fold", int64_t{-1}) != fold_) return false;
+    const auto stage = std::find(std::begin(kStageKeys), std::end(kStageKeys), record.value("stage", std::string()));
+    const int index = static_cast<int>(stage - std::begin(kStageKeys));
+    return index > at.stage || (index == at.stage && record.value("epoch", int64_t{0}) >= at.epoch);
+  });
+}
+
 FoldResult FoldTrainer::run(bool resume) {
   Position at;
-  if (resume && fs::exists(checkpoint_path())) {
-    at = Position::from_json(load_checkpoint(checkpoint_path(), objects(), context_).extra);
-    log_.message("[fold " + std::to_string(fold_) + "] resuming from " + checkpoint_path() + " at " +
-                 (at.stage < kDone ? kStageNames[at.stage] : "the end") + ", epoch " + std::to_string(at.epoch + 1) +
-                 ", step " + std::to_string(at.step + 1));
+  if (resume) {
+    const bool saved = fs::exists(checkpoint_path());
+    if (saved) at = Position::from_json(load_checkpoint(checkpoint_path(), objects(), context_).extra);
+    drop_records_after(at);
+    if (saved)
+      log_.message("[fold " + std::to_string(fold_) + "] resuming from " + checkpoint_path() + " at " +
+                   (at.stage < kDone ? kStageNames[at.stage] : "the end") + ", epoch " + std::to_string(at.epoch + 1) +
+                   ", step " + std::to_string(at.step + 1));
   }
   if (Id_ && !config_.stage0.checkpoint.empty()) at.stage = std::max(at.stage, 1);
   if (Id_) {

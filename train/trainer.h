@@ -119,6 +119,7 @@ class FoldTrainer {
   LossValues step(int stage, const Batch& batch);
   nlohmann::json end_epoch(int stage, int64_t epoch, Position& at);
   void save(const Position& at);
+  void drop_records_after(const Position& at);
   // Throws naming the stage, `when` ("epoch 3, step 7"), `why` and the stage's learning rates,
   // unless why is empty.
   void stop_if_diverged(int stage, const std::string& when, const std::string& why) const;

@@ -17,6 +17,7 @@
 #include "train/cli.h"
 #include "train/divergence.h"
 #include "train/protocol.h"
+#include "train/report.h"
 #include "train/trainer.h"
 #include "tests/method/tiny.h"
 
@@ -342,6 +343,70 @@ TEST_CASE("a judge made for other classes or another image size is refused, nami
   r.config.model.image_size = 32;
   r.overwrite = true;
   REQUIRE_THROWS_WITH(run_training(r), Catch::Contains("image_size: 16 in the file, 32 here"));
+}
+
+TEST_CASE("a resumed run logs every epoch once and removes what interrupted writes left", "[cpu]") {
+  TrainRequest r;
+  r.config = tiny_config("baseline", "cpu");
+  r.config.stage2.epochs = 3;
+  r.data = tiny_dataset();
+  r.quiet = true;
+  r.out = fresh_dir("relog");
+  r.stop_after_steps = 12;  // inside stage 2's epoch 2 (about 8 steps an epoch)
+  REQUIRE_THROWS_AS(run_training(r), Interrupted);
+  // As if the process had died between logging epoch 2 and saving its checkpoint, and inside a
+  // checkpoint write.
+  std::ofstream(r.out + "/metrics.jsonl", std::ios::app) << R"({"fold": 0, "stage": "stage2", "epoch": 1})" << "\n";
+  const std::string orphan = r.out + "/checkpoints/fold0.safetensors.tmp.a1B2c3";
+  std::ofstream(orphan) << "partial";
+  r.stop_after_steps = -1;
+  r.resume = true;
+  run_training(r);
+  REQUIRE_FALSE(fs::exists(orphan));
+  std::ifstream in(r.out + "/metrics.jsonl");
+  std::vector<int64_t> epochs;
+  for (std::string line; std::getline(in, line);) {
+    const nlohmann::json record = nlohmann::json::parse(line);
+    REQUIRE(record.contains("val_accuracy"));  // the fake record is gone
+    epochs.push_back(record.at("epoch"));
+  }
+  REQUIRE(epochs == std::vector<int64_t>{0, 1, 2});
+}
+
+TEST_CASE("a report file that cannot be written is an error naming it", "[cpu]") {
+  TrainRequest r;
+  r.config = tiny_config("baseline", "cpu");
+  r.data = tiny_dataset();
+  r.quiet = true;
+  r.out = fresh_dir("report_write");
+  run_training(r);
+  for (const char* name : {"confusion.png", "report.html"}) {
+    INFO(name);
+    const fs::path blocked = fs::path(r.out) / name;  // a folder where the file goes: rename fails
+    fs::remove(blocked);
+    fs::create_directory(blocked);
+    REQUIRE_THROWS_WITH(write_report(r.out), Catch::Contains(blocked.string()));
+    fs::remove(blocked);
+  }
+  write_report(r.out);
+  REQUIRE(fs::file_size(fs::path(r.out) / "report.html") > 0);
+}
+
+TEST_CASE("without a usable GPU --device cuda fails before the data loads, saying what to do", "[cpu]") {
+  try {
+    check_device_usable("cuda");
+    WARN("a GPU is usable here: nothing to test");
+    return;
+  } catch (const Error&) {
+  }
+  TrainRequest r;
+  r.config = tiny_config("baseline", "cuda");
+  r.data = "/no/such/dataset";
+  r.quiet = true;
+  r.out = fresh_dir("nogpu");
+  REQUIRE_THROWS_WITH(run_training(r), Catch::Contains("--device cuda") && Catch::Contains("--device cpu") &&
+                                           !Catch::Contains("/no/such/dataset"));
+  REQUIRE_NOTHROW(check_device_usable("cpu"));
 }
 
 TEST_CASE("an exploding loss stops training naming the stage, step, loss and learning rate", "[cpu]") {
