@@ -445,6 +445,9 @@ nlohmann::json run_ablation(const AblateRequest& r) {
   for (const std::string& m : modes_of(r)) parse_mode(m);  // names checked before any training
   FER_CHECK(r.repeats >= 1) << "ablate: --repeats " << r.repeats << " must be at least 1";
   FER_CHECK(r.config.protocol.folds >= 2) << "ablate: --folds " << r.config.protocol.folds << " must be at least 2";
+  FER_CHECK(r.config.protocol.kind != "fixed")
+      << "ablate: protocol.kind fixed: fer ablate compares the modes over k folds; train the data's own split with "
+         "fer train --protocol fixed, or pass --protocol kfold";
   const nlohmann::json settings = ablation_settings(r);
   check_out_folder(r, settings);
   fs::create_directories(r.out);

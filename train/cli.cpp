@@ -151,9 +151,13 @@ TrainConfig config_from_flags(const Parsed& p) {
   }
   const std::pair<const char*, const char*> direct[] = {{"--format", "data.format"},   {"--classes", "data.classes"},
                                                         {"--mode", "mode"},            {"--folds", "protocol.folds"},
-                                                        {"--fold", "protocol.fold"},   {"--device", "device"}};
+                                                        {"--fold", "protocol.fold"},   {"--device", "device"},
+                                                        {"--subject-pattern", "data.subject_pattern"},
+                                                        {"--protocol", "protocol.kind"}};
   for (const auto& [flag, key] : direct)
     if (p.has(flag)) fields.set(key, p.get(flag));
+  for (const auto& [flag, key] : {std::pair{"--no-subjects", "data.no_subjects"}, std::pair{"--strict", "data.strict"}})
+    if (p.has(flag)) fields.set(key, "true");
   if (p.has("--set"))
     for (const std::string& assignment : p.values.at("--set")) fields.set_assignment(assignment);
   config.validate();
@@ -270,8 +274,11 @@ int cmd_eval(const Parsed& p) {
                 100 * s.at("std_accuracy").get<double>(), s.at("folds").size(), run.c_str());
     return 0;
   }
-  // Another dataset: every image, classified by the selected recognizer of the fold.
-  const data::Dataset dataset = load_configured_dataset(config, p.get("--data"));
+  // Another dataset: every image, classified by the selected recognizer of the fold (subjects
+  // play no part in classifying).
+  TrainConfig eval_config = config;
+  eval_config.data.no_subjects = true;
+  const data::Dataset dataset = load_configured_dataset(eval_config, p.get("--data"));
   FER_CHECK(dataset.class_names == run_classes(run))
       << "eval: the classes of " << p.get("--data") << " differ from those the run was trained on";
   std::vector<int64_t> all(dataset.samples.size());
@@ -422,7 +429,11 @@ std::vector<Flag> with_config_flags(std::vector<Flag> own) {
   const std::vector<Flag> common = {
       {"--data", "DIR", "dataset folder or CSV file"},
       {"--format", "F", "auto|folder|fer2013|manifest (default auto)"},
-      {"--classes", "LIST", "comma-separated class subset, e.g. anger,happiness,surprise"},
+      {"--classes", "LIST", "comma-separated class subset, e.g. anger,happiness,surprise (other folders are left out)"},
+      {"--subject-pattern", "REGEX", "folder format: group 1 of this regex on a file name is its subject (default ^(S\\d+)_)"},
+      {"--no-subjects", "", "the data has no subject IDs: each image is its own group (not subject-independent)"},
+      {"--protocol", "P", "kfold, fixed (the data's own split column: manifest split, FER2013 Usage) or auto (default)"},
+      {"--strict", "", "unreadable images are errors instead of skipped"},
       {"--config", "FILE", "JSON config file (nested objects: {\"stage1\": {\"lr\": 1e-4}})"},
       {"--folds", "K", "number of subject-independent folds (default 5)"},
       {"--device", "D", "cpu|cuda|cuda-sim (default cpu)"},
@@ -444,7 +455,8 @@ const std::vector<Command>& commands() {
         {"--threads", "N", "rendering threads (default: all cores)"}},
        false, cmd_synth_data},
       {"train", "--data DIR [options]",
-       "Trains the recognizer with the chosen ablation under the subject-independent k-fold protocol.\n"
+       "Trains the recognizer with the chosen ablation under the subject-independent k-fold protocol, or on\n"
+       "the data's own split (--protocol).\n"
        "Precedence: defaults < --config file < flags < --set. `fer train --help-config` lists the keys.",
        with_config_flags({{"--mode", "M", "baseline|synth|joint|joint-intra|joint-rdbp (default joint-rdbp)"},
                           {"--fold", "I", "run only fold I (default: all)"},

@@ -28,7 +28,7 @@ AblateRequest tiny_ablation(const std::string& name) {
   AblateRequest r;
   r.config = tiny_config("baseline", "cpu");
   r.config.protocol.folds = 2;
-  r.config.protocol.val_fraction = 0.25;
+  r.config.protocol.val_fraction = 0.5;  // a fold's 3 training subjects: 2 parts, one validates
   r.data = tiny_dataset();
   r.out = fresh_dir(name);
   r.quiet = true;
@@ -190,6 +190,9 @@ TEST_CASE("ablate and its command refuse bad requests before training", "[cpu]")
   REQUIRE_THROWS_WITH(run_ablation(r), Catch::Contains("holds no ablation to continue"));
   REQUIRE(run_command({"ablate", "--data", tiny_dataset(), "--modes", "baseline,baseline", "--out", r.out}) == 1);
   REQUIRE(run_command({"ablate", "--data", tiny_dataset(), "--repeats", "x"}) == 2);
+  r.resume = false;
+  r.config.protocol.kind = "fixed";
+  REQUIRE_THROWS_WITH(run_ablation(r), Catch::Contains("ablate: protocol.kind fixed"));
 }
 
 TEST_CASE("the judge scores a copying generator at its real accuracy and a constant one at chance", "[cpu]") {
@@ -291,12 +294,12 @@ TEST_CASE("fer ablate interrupted says where every unit's checkpoint is and exit
   request_interrupt();  // as a Ctrl-C before the first step
   const int status = run_command({"ablate", "--data", tiny_dataset(), "--folds", "2", "--modes", "baseline", "--out", out,
                                   "--quiet", "--set", "model.image_size=16", "--set", "model.width=0.125",
-                                  "--set", "stage2.epochs=1", "--set", "stage2.batch_size=4"});
+                                  "--set", "stage2.epochs=1", "--set", "stage2.batch_size=4", "--set", "protocol.val_fraction=0.5"});
   clear_interrupt();
   REQUIRE(status == 130);
   REQUIRE(fs::exists(out + "/baseline/repeat0-fold0/checkpoints/fold0.safetensors"));
   REQUIRE(run_command({"ablate", "--data", tiny_dataset(), "--folds", "2", "--modes", "baseline", "--out", out,
                        "--quiet", "--resume", "--set", "model.image_size=16", "--set", "model.width=0.125",
-                       "--set", "stage2.epochs=1", "--set", "stage2.batch_size=4"}) == 0);
+                       "--set", "stage2.epochs=1", "--set", "stage2.batch_size=4", "--set", "protocol.val_fraction=0.5"}) == 0);
   REQUIRE(fs::exists(out + "/comparison.json"));
 }
