@@ -1,7 +1,12 @@
 // The method end to end on tiny configurations: model shapes, every stage's step, the joint
 // stage's generator gradient from the recognizer's loss alone, resume equal to an uninterrupted
-// run, a NaN loss stopping the run, and the command line's bad inputs.
+// run, a NaN loss stopping the run, the command line's bad inputs, the data's own split, what
+// loading left out and the split kind in summary and report, an empty validation split, and
+// `fer --version` / `fer help` run as a child process.
 // Every test runs on each device of kDevices; the step-level ones on kStepDevices (cpu, cuda-sim).
+#include <sys/wait.h>
+
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -65,6 +70,17 @@ std::string tiny_copy(const std::string& name, const std::function<std::string(c
   in.close();
   std::ofstream(dir + "/manifest.csv") << out.str();
   return dir;
+}
+
+// The stdout of the `fer` command with these arguments, and its exit status.
+std::pair<std::string, int> run_fer(const std::string& args) {
+  FILE* pipe = ::popen((FER_BINARY_DIR "/fer " + args + " 2>/dev/null").c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  std::string out;
+  char buffer[4096];
+  for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) out.append(buffer, n);
+  const int status = ::pclose(pipe);
+  return {out, WEXITSTATUS(status)};
 }
 
 double abs_sum(const std::vector<float>& v) {
@@ -466,4 +482,17 @@ TEST_CASE("an empty validation split is an error with the numbers, before anythi
                                            Catch::Contains("4 training subjects") && Catch::Contains("the 5 parts") &&
                                            Catch::Contains("protocol.val_fraction 0.2"));
   REQUIRE_FALSE(fs::exists(r.out));
+}
+
+TEST_CASE("fer --version, fer help COMMAND, and bench in the overview", "[cpu]") {
+  const auto [version, version_status] = run_fer("--version");
+  REQUIRE(version_status == 0);
+  REQUIRE_THAT(version, Catch::StartsWith("fer 0.1.0 (git commit ") && Catch::EndsWith(")\n"));
+  REQUIRE_THAT(version, !Catch::Contains("git commit )"));
+  const auto [help, help_status] = run_fer("help train");
+  REQUIRE(help_status == 0);
+  REQUIRE_THAT(help, Catch::StartsWith("usage: fer train") && Catch::Contains("--protocol") && Catch::Contains("--no-subjects"));
+  REQUIRE_THAT(run_fer("help").first, Catch::Contains("\n  bench       kernels|step"));
+  REQUIRE_THAT(run_fer("help bench").first, Catch::Contains("kernels"));
+  REQUIRE(run_fer("help nosuch").second == 2);
 }
