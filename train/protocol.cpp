@@ -96,14 +96,6 @@ nlohmann::json data_json(const data::Dataset& dataset, const data::Split& split,
           {"subject_independent", dataset.has_subjects}};
 }
 
-std::string split_text(const nlohmann::json& data) {
-  std::ostringstream t;
-  t << (data.at("split") == "fixed" ? "the data's own fixed split" : std::to_string(data.at("folds").get<int64_t>()) + "-fold split")
-    << (data.at("subject_independent").get<bool>() ? ", subject-independent"
-                                                   : ", NOT subject-independent (the data has no subject IDs)");
-  return t.str();
-}
-
 nlohmann::json summarize(const TrainConfig& config, const std::vector<nlohmann::json>& folds,
                          const std::vector<std::string>& classes) {
   double sum = 0, sum_sq = 0;
@@ -208,7 +200,7 @@ nlohmann::json run_training(const TrainRequest& request) {
 
   RunLog log((dir / "metrics.jsonl").string(), request.quiet);
   log.message("dataset: " + std::to_string(dataset.samples.size()) + " images, " + std::to_string(dataset.class_names.size()) +
-              " classes, " + std::to_string(dataset.subject_count()) + " subjects; " + split_text(data_info));
+              " classes, " + std::to_string(dataset.subject_count()) + " subjects; " + split_description(data_info));
   std::vector<nlohmann::json> results;
   for (int64_t f = 0; f < static_cast<int64_t>(split.folds.size()); ++f) {
     if (config.protocol.fold >= 0 && f != config.protocol.fold) continue;

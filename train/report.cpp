@@ -191,6 +191,13 @@ std::string svg_line_plot(const std::string& title, const std::string& x_label, 
   return s.str();
 }
 
+std::string split_description(const nlohmann::json& data) {
+  const std::string kind = data.at("split") == "fixed" ? "the data's own fixed split"
+                                                       : std::to_string(data.at("folds").get<int64_t>()) + "-fold cross-validation";
+  return kind + (data.at("subject_independent").get<bool>() ? ", subject-independent"
+                                                            : ", not subject-independent (the data has no subject IDs)");
+}
+
 namespace {
 
 // Text for HTML: file names in the data section may hold any character.
@@ -204,12 +211,8 @@ std::string html_text(const std::string& text) {
 std::string data_html(const nlohmann::json& data) {
   std::ostringstream h;
   h << "<h2>Data</h2>\n<p>" << data.at("images") << " images, " << data.at("subjects") << " subjects ("
-    << data.at("format").get<std::string>() << ", " << html_text(data.at("path").get<std::string>()) << "). Split: "
-    << (data.at("split") == "fixed" ? "the data's own fixed split"
-                                    : std::to_string(data.at("folds").get<int64_t>()) + "-fold cross-validation")
-    << (data.at("subject_independent").get<bool>() ? ", subject-independent."
-                                                   : ", <b>not subject-independent</b> (the data has no subject IDs).")
-    << " Skipped files: " << data.at("skipped") << ".</p>\n";
+    << data.at("format").get<std::string>() << ", " << html_text(data.at("path").get<std::string>())
+    << "). Split: " << split_description(data) << ". Skipped files: " << data.at("skipped") << ".</p>\n";
   if (!data.at("skipped_files").empty()) {
     h << "<ul>";
     for (const nlohmann::json& f : data.at("skipped_files")) h << "<li>" << html_text(f.get<std::string>()) << "</li>";

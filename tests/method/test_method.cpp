@@ -464,7 +464,7 @@ TEST_CASE("train says what loading left out and whether the split is subject-ind
   REQUIRE(d.at("images") == 6 * 7 * 2);
   std::ifstream html(r.out + "/report.html");
   const std::string report((std::istreambuf_iterator<char>(html)), std::istreambuf_iterator<char>());
-  REQUIRE_THAT(report, Catch::Contains("<b>not subject-independent</b>") && Catch::Contains("Skipped files: 1") &&
+  REQUIRE_THAT(report, Catch::Contains("Split: 3-fold cross-validation, not subject-independent (the data has no subject IDs)") && Catch::Contains("Skipped files: 1") &&
                            Catch::Contains("broken.png"));
   r.config.data.strict = true;
   r.out = fresh_dir("strict_run");
