@@ -62,7 +62,7 @@ void require_validation(const data::Dataset& dataset, const data::Split& split, 
                                  << " images) are fewer than the " << data::validation_parts(config.protocol.val_fraction)
                                  << " parts protocol.val_fraction " << config.protocol.val_fraction
                                  << " deals them into (one part validates); raise protocol.val_fraction"
-                                 << (split.kind == data::SplitKind::KFold ? ", lower protocol.folds" : "")
+                                 << (split.kind == data::SplitKind::KFold ? ", raise protocol.folds (more training subjects per fold)" : "")
                                  << " or use data with more subjects";
   }
 }

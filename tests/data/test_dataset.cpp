@@ -4,6 +4,7 @@
 #include "data/classes.h"
 #include "data/csv.h"
 #include "data/dataset.h"
+#include "data/split.h"
 #include "tests/data/temp_dir.h"
 
 using fer::data::DatasetFormat;
@@ -137,6 +138,11 @@ TEST_CASE("dataset fer2013 CSV: labels by index, Usage as split, 48x48 resized",
   REQUIRE(ds.samples[1].split == "PrivateTest");
   REQUIRE(ds.image(0).pixels == std::vector<uint8_t>(49, 255));
   REQUIRE(ds.samples[0].subject.empty());
+  REQUIRE_FALSE(ds.has_subjects);
+  // The Usage column is the fixed split: the PrivateTest row is the test part.
+  const fer::data::Split split = fer::data::make_fixed_split(ds, fer::data::SplitOptions{});
+  REQUIRE(split.folds[0].train == std::vector<int64_t>{0});
+  REQUIRE(split.folds[0].test == std::vector<int64_t>{1});
 }
 
 TEST_CASE("dataset fer2013 CSV errors name the line", "[cpu][data]") {
