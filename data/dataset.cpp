@@ -163,11 +163,15 @@ std::vector<std::string> choose_classes(const std::vector<std::string>& present,
 }
 
 // Every record has a subject, or the error names the first few without one and how to fix it.
+// A file of the folder format that is no image by its extension (a README, say) is skipped
+// later and needs none.
 void require_subjects(const std::vector<Record>& records, const fs::path& source, DatasetFormat format,
                       const std::string& subject_pattern) {
   std::vector<std::string> examples;
-  int64_t missing = 0;
+  int64_t missing = 0, images = 0;
   for (const Record& r : records) {
+    if (format == DatasetFormat::Folder && !has_image_extension(r.path)) continue;
+    ++images;
     if (!r.subject.empty()) continue;
     if (++missing > 3) continue;
     examples.push_back(format == DatasetFormat::Folder ? fs::path(r.path).lexically_relative(source).string()
@@ -175,7 +179,7 @@ void require_subjects(const std::vector<Record>& records, const fs::path& source
   }
   if (missing == 0) return;
   std::ostringstream e;
-  e << "dataset: " << source.string() << ": " << missing << " of " << records.size();
+  e << "dataset: " << source.string() << ": " << missing << " of " << images;
   if (format == DatasetFormat::Folder)
     e << " file names do not match the subject pattern '" << subject_pattern
       << "' (--subject-pattern, data.subject_pattern; its first group is the subject), e.g. ";
