@@ -198,6 +198,12 @@ std::string split_description(const nlohmann::json& data) {
                                                             : ", not subject-independent (the data has no subject IDs)");
 }
 
+std::string ablation_folds_text(const nlohmann::json& c) {
+  const std::string folds = std::to_string(c.at("folds").get<int64_t>());
+  return c.at("subject_independent").get<bool>() ? folds + " subject-independent folds"
+                                                 : folds + " folds, not subject-independent (the data has no subject IDs)";
+}
+
 namespace {
 
 // Text for HTML: file names in the data section may hold any character.
@@ -394,8 +400,8 @@ void write_comparison_report(const std::string& ablation_dir) {
   std::ostringstream h;
   h << "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>fer ablation</title><style>" << kStyle
     << "</style></head><body>\n<h1>fer ablation</h1>\n<p>" << c.at("units").size() << " unit(s): "
-    << c.at("repeats").get<int64_t>() << " repeat(s) × " << c.at("folds").get<int64_t>()
-    << " subject-independent folds, every mode on the same splits and seeds. Test accuracy of the recognizer "
+    << c.at("repeats").get<int64_t>() << " repeat(s) × " << ablation_folds_text(c)
+    << ", every mode on the same splits and seeds. Test accuracy of the recognizer "
        "selected on each fold's inner validation split; differences are paired by unit, in points. A difference "
        "is called significant when both 95% intervals exclude 0.</p>\n"
     << comparison_html_table(c) << "\n<h2>Accuracy per mode (mean, 95% t interval)</h2>\n"

@@ -16,6 +16,9 @@ namespace fer::train {
 // "5-fold cross-validation, subject-independent", or "the data's own fixed split, not
 // subject-independent (the data has no subject IDs)": from summary.json's "data" object.
 std::string split_description(const nlohmann::json& data);
+// "5 subject-independent folds", or "5 folds, not subject-independent (the data has no subject
+// IDs)": from comparison.json's folds and subject_independent (fer ablate).
+std::string ablation_folds_text(const nlohmann::json& comparison);
 
 struct PlotSeries {
   std::string name;

@@ -125,6 +125,19 @@ TEST_CASE("ablate runs every mode over 2 folds into one comparison", "[cpu]") {
   REQUIRE(read_json(r.out + "/comparison.json") == c);
   const std::string table = comparison_table(c);
   REQUIRE_THAT(table, Catch::Contains("joint-rdbp vs baseline: "));
+  REQUIRE_THAT(table, Catch::Contains("1 repeat(s) x 2 subject-independent folds"));
+}
+
+TEST_CASE("ablate on data without subjects says its folds are not subject-independent", "[cpu]") {
+  AblateRequest r = tiny_ablation("ablate_no_subjects");
+  r.modes = {"baseline"};
+  r.config.data.no_subjects = true;
+  const nlohmann::json c = run_ablation(r);
+  REQUIRE(c.at("subject_independent") == false);
+  REQUIRE_THAT(comparison_table(c), Catch::Contains("2 folds, not subject-independent (the data has no subject IDs)"));
+  std::ifstream html(r.out + "/report.html");
+  const std::string report((std::istreambuf_iterator<char>(html)), std::istreambuf_iterator<char>());
+  REQUIRE_THAT(report, Catch::Contains("not subject-independent"));
 }
 
 TEST_CASE("a killed ablation resumed gives the uninterrupted comparison", "[cpu]") {
