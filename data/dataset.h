@@ -11,7 +11,7 @@
 // requested subset in the order given; with a subset, class folders of other names (or of no
 // known class) are left out and listed in Dataset::ignored_folders.
 // Subjects come from the manifest's subject column, or (folder format) from the first capture
-// group of `subject_pattern` applied to the file name. A sample without a subject is an error
+// group of `subject_pattern` applied to the file name. An image without a subject is an error
 // that names examples (and the pattern), unless `no_subjects` says the data has none; then every
 // image is a group of its own and Dataset::has_subjects is false. FER2013 has no subjects.
 // Manifest paths stay inside the manifest's folder (no absolute path, no '..' out of it).
