@@ -8,12 +8,18 @@
 //             a folder: its manifest.csv if there is one, else folder
 //
 // Labels index Dataset::class_names: the classes present in canonical order (classes.h), or the
-// requested subset in the order given. Subjects come from the manifest, or (folder format) from
-// the first capture group of `subject_pattern` applied to the file name; FER2013 has none.
+// requested subset in the order given; with a subset, class folders of other names (or of no
+// known class) are left out and listed in Dataset::ignored_folders.
+// Subjects come from the manifest's subject column, or (folder format) from the first capture
+// group of `subject_pattern` applied to the file name. An image without a subject is an error
+// that names examples (and the pattern), unless `no_subjects` says the data has none; then every
+// image is a group of its own and Dataset::has_subjects is false. FER2013 has no subjects.
+// Manifest paths stay inside the manifest's folder (no absolute path, no '..' out of it).
+// A split value (manifest split column, FER2013 Usage) must name a part (split_part).
 // Every image is decoded once at load (on `threads` threads) to find corrupt files: they are
-// skipped with a warning each and counted, or throw under `strict`. Decoded, resized pixels are
-// kept in memory while the whole dataset fits in `cache_bytes`; otherwise the loader decodes
-// again on its threads.
+// skipped, each with a message in Dataset::skipped_files, or throw under `strict`. Decoded,
+// resized pixels are kept in memory while the whole dataset fits in `cache_bytes`; otherwise the
+// loader decodes again on its threads.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -35,7 +41,8 @@ struct DatasetOptions {
   std::string subject_pattern = R"(^(S\d+)_)";  // ECMAScript regex; group 1 is the subject
   int size = 64;                             // images are resized to size x size
   int channels = 1;                          // 1 gray, 3 RGB
-  bool strict = false;                       // corrupt images are errors instead of warnings
+  bool no_subjects = false;                  // the data has no subject IDs (not subject-independent)
+  bool strict = false;                       // corrupt images are errors instead of skipped
   int threads = 0;                           // decoding threads; 0: hardware concurrency
   int64_t cache_bytes = int64_t{1} << 30;    // keep decoded pixels when they fit
 };
@@ -46,7 +53,14 @@ struct Sample {
   std::string subject;          // empty when unknown
   std::string split;            // manifest split / FER2013 Usage; may be empty
   std::vector<uint8_t> pixels;  // size*size*channels HWC when cached, else empty
+  int64_t line = 0;             // line in the CSV file (fer2013, manifest); 0 for the folder format
 };
+
+// The parts of a fixed split, named by a split value.
+enum class SplitPart { Train, Val, Test };
+// Case-insensitive: train, training -> Train; val, valid, validation, publictest -> Val; test,
+// privatetest -> Test. Throws naming `where` and the known values.
+SplitPart split_part(const std::string& value, const std::string& where);
 
 struct Dataset {
   DatasetFormat format = DatasetFormat::Auto;
@@ -54,13 +68,20 @@ struct Dataset {
   std::vector<Sample> samples;
   int size = 0;
   int channels = 0;
-  int64_t skipped = 0;                // corrupt images left out
-  std::vector<std::string> warnings;  // one per skipped image, naming it
+  bool has_subjects = false;                 // every sample has a subject
+  std::vector<std::string> skipped_files;    // one message per image left out, naming it and why
+  std::vector<std::string> ignored_folders;  // class folders left out by the class subset
 
   // Sample i's image at size x size x channels (from the cache, or decoded now).
   Image image(int64_t i) const;
   std::vector<int64_t> class_counts() const;
+  int64_t subject_count() const;  // distinct subjects (0 without subjects)
+  bool has_split_values() const;  // some sample has a split value (a fixed split is possible)
 };
+
+// What loading left out, for a person: the first `shown` skipped files by name with the reason,
+// then how many more; and the ignored folders. Empty when nothing was left out.
+std::string left_out_text(const Dataset& dataset, size_t shown = 5);
 
 Dataset load_dataset(const DatasetOptions& options);
 

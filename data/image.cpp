@@ -17,8 +17,43 @@ namespace fer::data {
 namespace {
 
 // A decoded image larger than this is a corrupt header or not a face picture; refusing it before
-// decoding keeps a bad file from allocating gigabytes.
+// decoding keeps a bad file from allocating gigabytes. kMaxSide is stb_impl.cpp's STBI_MAX_DIMENSIONS.
 constexpr int64_t kMaxPixels = int64_t{1} << 26;
+constexpr int64_t kMaxSide = int64_t{1} << 16;
+constexpr uint8_t kPngSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+
+void check_pixel_limit(int64_t width, int64_t height, const std::string& name) {
+  FER_CHECK(width <= kMaxSide && height <= kMaxSide && width * height <= kMaxPixels)
+      << "decode_image: " << name << " claims " << width << "x" << height << " pixels, more than the limit of "
+      << kMaxSide << " per side and " << kMaxPixels << " in all (a corrupt header, or not a face picture)";
+}
+
+// The size a PNG (IHDR) or JPEG (start-of-frame) header claims, read without stb_image: stb refuses
+// an image too large to decode with the failure of a file of no known type, and the message
+// should name the size instead. False when neither header is found.
+bool header_size(const uint8_t* bytes, size_t size, int64_t& width, int64_t& height) {
+  const auto be16 = [&](size_t at) { return (int64_t{bytes[at]} << 8) | int64_t{bytes[at + 1]}; };
+  const auto be32 = [&](size_t at) { return (be16(at) << 16) | be16(at + 2); };
+  if (size >= 24 && std::equal(kPngSignature, kPngSignature + 8, bytes) && std::equal(bytes + 12, bytes + 16, "IHDR")) {
+    width = be32(16), height = be32(20);
+    return true;
+  }
+  if (size < 4 || bytes[0] != 0xFF || bytes[1] != 0xD8) return false;
+  for (size_t at = 2; at + 9 <= size;) {  // marker segments: FF, type, 2-byte length, payload
+    if (bytes[at] != 0xFF) return false;
+    const uint8_t type = bytes[at + 1];
+    if (type == 0xFF) {  // fill byte
+      ++at;
+      continue;
+    }
+    if (type >= 0xC0 && type <= 0xCF && type != 0xC4 && type != 0xC8 && type != 0xCC) {  // SOFn: precision, height, width
+      height = be16(at + 5), width = be16(at + 7);
+      return true;
+    }
+    at += 2 + static_cast<size_t>(be16(at + 2));
+  }
+  return false;
+}
 
 // Source taps and weights of one output index along one axis.
 struct Taps {
@@ -66,8 +101,7 @@ Image::Image(int w, int h, int c) : width(w), height(h), channels(c), pixels(sta
 // reads the chunk, so a few bytes that claim a 2 GiB chunk cost 2 GiB. Walking the chunk headers
 // first rejects a chunk that runs past the end of the file, naming it, before anything is allocated.
 void check_png_chunks(const uint8_t* bytes, size_t size, const std::string& name) {
-  static const uint8_t kSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
-  if (size < 8 || !std::equal(kSignature, kSignature + 8, bytes)) return;  // not a PNG
+  if (size < 8 || !std::equal(kPngSignature, kPngSignature + 8, bytes)) return;  // not a PNG
   for (size_t at = 8; at + 8 <= size;) {
     const uint64_t length = (uint64_t{bytes[at]} << 24) | (uint64_t{bytes[at + 1]} << 16) |
                             (uint64_t{bytes[at + 2]} << 8) | uint64_t{bytes[at + 3]};
@@ -86,10 +120,13 @@ Image decode_image_memory(const uint8_t* bytes, size_t size, const std::string& 
   FER_CHECK(size > 0 && size <= static_cast<size_t>(INT32_MAX)) << "decode_image: " << name << ": empty or too large (" << size << " bytes)";
   const int len = static_cast<int>(size);
   int w = 0, h = 0, stored = 0;
-  if (!stbi_info_from_memory(bytes, len, &w, &h, &stored))
-    FER_THROW() << "decode_image: cannot decode " << name << ": " << stbi_failure_reason();
-  FER_CHECK(static_cast<int64_t>(w) * h <= kMaxPixels)
-      << "decode_image: " << name << " claims " << w << "x" << h << " pixels, more than the limit of " << kMaxPixels;
+  if (!stbi_info_from_memory(bytes, len, &w, &h, &stored)) {
+    const std::string reason = stbi_failure_reason();
+    int64_t claimed_w = 0, claimed_h = 0;
+    if (header_size(bytes, size, claimed_w, claimed_h)) check_pixel_limit(claimed_w, claimed_h, name);
+    FER_THROW() << "decode_image: cannot decode " << name << ": " << reason;
+  }
+  check_pixel_limit(w, h, name);
   check_png_chunks(bytes, size, name);
   const int want = channels != 0 ? channels : (stored <= 2 ? 1 : 3);
   std::unique_ptr<stbi_uc, void (*)(void*)> data(stbi_load_from_memory(bytes, len, &w, &h, &stored, want),

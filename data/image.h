@@ -33,7 +33,8 @@ inline uint8_t round_to_byte(float v) { return static_cast<uint8_t>(std::clamp(s
 
 // Decodes PNG, JPEG, BMP, PGM/PPM, TGA, GIF (first frame). `channels` 1 or 3 converts; 0 keeps
 // gray as gray and everything else as RGB (alpha is dropped). A corrupt, truncated or non-image
-// input throws fer::Error naming `name` (the path) and stb_image's reason.
+// input throws fer::Error naming `name` (the path) and stb_image's reason; a header that claims
+// more than 65536 pixels per side or 2^26 in all throws naming the claimed size.
 Image decode_image(const std::string& path, int channels = 0);
 Image decode_image_memory(const uint8_t* bytes, size_t size, const std::string& name, int channels = 0);
 

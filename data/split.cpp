@@ -75,17 +75,62 @@ void append_sorted(std::vector<int64_t>& out, const std::vector<int64_t>& more) 
   std::sort(out.begin(), out.end());
 }
 
+// Splits `train` into the fold's validation part (the first of round(1 / val_fraction) parts of
+// its subjects) and training part; validation stays empty when there are fewer subjects than parts.
+void split_validation(const std::vector<int64_t>& train, const std::vector<int>& labels,
+                      const std::vector<std::string>& subjects, int num_classes, const SplitOptions& o, uint64_t salt,
+                      Fold& fold) {
+  const std::vector<Group> train_groups = group_by_subject(train, labels, subjects, num_classes);
+  const int val_parts = validation_parts(o.val_fraction);
+  if (val_parts == 0 || static_cast<int>(train_groups.size()) < val_parts) {
+    fold.train = train;
+    return;
+  }
+  const std::vector<int> part_of = deal_groups(train_groups, val_parts, mix64(o.seed ^ salt));
+  for (size_t g = 0; g < train_groups.size(); ++g) append_sorted(part_of[g] == 0 ? fold.val : fold.train, train_groups[g].samples);
+}
+
+int class_count(const std::vector<int>& labels) {
+  int num_classes = 0;
+  for (int l : labels) {
+    FER_CHECK(l >= 0) << "split: negative label " << l;
+    num_classes = std::max(num_classes, l + 1);
+  }
+  return num_classes;
+}
+
+void check_options(const SplitOptions& o) {
+  FER_CHECK(o.val_fraction >= 0 && o.val_fraction < 1) << "split: val_fraction must be in [0, 1), got " << o.val_fraction;
+}
+
+// "a.png (line 3)", or "line 3" for FER2013 rows, or the path alone: one sample, for a person.
+std::string sample_name(const Sample& s) {
+  if (s.path.empty()) return "line " + std::to_string(s.line);
+  return s.line > 0 ? s.path + " (line " + std::to_string(s.line) + ")" : s.path;
+}
+
+// A fixed split is subject-independent when no test subject is also trained or validated on.
+void check_test_subjects(const Dataset& dataset, const Fold& fold) {
+  std::map<std::string, int64_t> seen;  // subject -> a training or validation sample
+  for (const std::vector<int64_t>* part : {&fold.train, &fold.val})
+    for (int64_t i : *part)
+      if (!dataset.samples[i].subject.empty()) seen.emplace(dataset.samples[i].subject, i);
+  for (int64_t i : fold.test) {
+    const auto it = seen.find(dataset.samples[i].subject);
+    FER_CHECK(it == seen.end()) << "fixed split: subject " << it->first << " is in the test part ("
+                                << sample_name(dataset.samples[i]) << ") and trained or validated on ("
+                                << sample_name(dataset.samples[it->second])
+                                << "): the split column is not subject-independent";
+  }
+}
+
 }  // namespace
 
 Split make_kfold_split(const std::vector<int>& labels, const std::vector<std::string>& subjects, const SplitOptions& o) {
   FER_CHECK(labels.size() == subjects.size()) << "kfold split: " << labels.size() << " labels but " << subjects.size() << " subjects";
   FER_CHECK(o.folds >= 2) << "kfold split: need at least 2 folds, got " << o.folds;
-  FER_CHECK(o.val_fraction >= 0 && o.val_fraction < 1) << "kfold split: val_fraction must be in [0, 1), got " << o.val_fraction;
-  int num_classes = 0;
-  for (int l : labels) {
-    FER_CHECK(l >= 0) << "kfold split: negative label " << l;
-    num_classes = std::max(num_classes, l + 1);
-  }
+  check_options(o);
+  const int num_classes = class_count(labels);
   std::vector<int64_t> all(labels.size());
   for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int64_t>(i);
   const std::vector<Group> groups = group_by_subject(all, labels, subjects, num_classes);
@@ -94,19 +139,12 @@ Split make_kfold_split(const std::vector<int>& labels, const std::vector<std::st
       << o.folds << " folds; a subject-independent split needs at least one subject per fold";
   const std::vector<int> fold_of = deal_groups(groups, o.folds, mix64(o.seed));
 
-  Split split{o, static_cast<int64_t>(labels.size()), std::vector<Fold>(o.folds)};
+  Split split{o, SplitKind::KFold, static_cast<int64_t>(labels.size()), std::vector<Fold>(o.folds)};
   for (int f = 0; f < o.folds; ++f) {
-    Fold& fold = split.folds[f];
-    std::vector<int64_t> train;
-    for (size_t g = 0; g < groups.size(); ++g) append_sorted(fold_of[g] == f ? fold.test : train, groups[g].samples);
-    const std::vector<Group> train_groups = group_by_subject(train, labels, subjects, num_classes);
-    const int val_parts = o.val_fraction > 0 ? std::max(2, static_cast<int>(std::lround(1 / o.val_fraction))) : 0;
-    if (val_parts == 0 || static_cast<int>(train_groups.size()) < val_parts) {
-      fold.train = train;
-      continue;
-    }
-    const std::vector<int> part_of = deal_groups(train_groups, val_parts, mix64(o.seed ^ (0x5A17ull + static_cast<uint64_t>(f))));
-    for (size_t g = 0; g < train_groups.size(); ++g) append_sorted(part_of[g] == 0 ? fold.val : fold.train, train_groups[g].samples);
+    std::vector<int64_t> train, test;
+    for (size_t g = 0; g < groups.size(); ++g) append_sorted(fold_of[g] == f ? test : train, groups[g].samples);
+    split.folds[f].test = test;
+    split_validation(train, labels, subjects, num_classes, o, 0x5A17ull + static_cast<uint64_t>(f), split.folds[f]);
   }
   return split;
 }
@@ -121,9 +159,47 @@ Split make_kfold_split(const Dataset& dataset, const SplitOptions& options) {
   return make_kfold_split(labels, subjects, options);
 }
 
+Split make_fixed_split(const Dataset& dataset, const SplitOptions& o) {
+  check_options(o);
+  std::vector<int> labels;
+  std::vector<std::string> subjects;
+  std::vector<int64_t> train, val, test;
+  for (size_t i = 0; i < dataset.samples.size(); ++i) {
+    const Sample& s = dataset.samples[i];
+    FER_CHECK(!s.split.empty()) << "fixed split: " << sample_name(s)
+                                << " has no split value (manifest: the split column; FER2013: Usage)";
+    const SplitPart part = split_part(s.split, "fixed split: " + sample_name(s));
+    (part == SplitPart::Train ? train : part == SplitPart::Val ? val : test).push_back(static_cast<int64_t>(i));
+    labels.push_back(s.label);
+    subjects.push_back(s.subject);
+  }
+  FER_CHECK(!train.empty() && !test.empty()) << "fixed split: " << train.size() << " training and " << test.size()
+                                              << " test samples; the split values must name both (train, test)";
+  SplitOptions options = o;
+  options.folds = 1;
+  Split split{options, SplitKind::Fixed, static_cast<int64_t>(dataset.samples.size()), std::vector<Fold>(1)};
+  Fold& fold = split.folds[0];
+  fold.test = test;
+  if (val.empty()) {
+    split_validation(train, labels, subjects, class_count(labels), o, 0x5A17ull, fold);
+  } else {
+    fold.train = train;
+    fold.val = val;
+  }
+  check_test_subjects(dataset, fold);
+  return split;
+}
+
+int validation_parts(double val_fraction) {
+  return val_fraction > 0 ? std::max(2, static_cast<int>(std::lround(1 / val_fraction))) : 0;
+}
+
+const char* split_kind_name(SplitKind kind) { return kind == SplitKind::Fixed ? "fixed" : "kfold"; }
+
 void save_split(const std::string& path, const Split& split) {
   nlohmann::json j;
   j["format"] = "fer-kfold-split-1";
+  j["kind"] = split_kind_name(split.kind);
   j["folds"] = split.options.folds;
   j["val_fraction"] = split.options.val_fraction;
   j["seed"] = split.options.seed;
@@ -139,6 +215,9 @@ Split load_split(const std::string& path, int64_t expected_samples) {
   try {
     const nlohmann::json j = nlohmann::json::parse(in);
     FER_CHECK(j.at("format") == "fer-kfold-split-1") << "load_split: " << path << " is not a fer k-fold split";
+    const std::string kind = j.value("kind", "kfold");
+    FER_CHECK(kind == "kfold" || kind == "fixed") << "load_split: " << path << ": kind '" << kind << "' is not kfold or fixed";
+    split.kind = kind == "fixed" ? SplitKind::Fixed : SplitKind::KFold;
     split.options.folds = j.at("folds").get<int>();
     split.options.val_fraction = j.at("val_fraction").get<double>();
     split.options.seed = j.at("seed").get<uint64_t>();

@@ -382,9 +382,13 @@ nlohmann::json compare_units(const AblateRequest& r) {
                  {"p_value", c.p_value}, {"wins", c.wins},          {"ties", c.ties},       {"losses", c.losses},
                  {"significant", c.significant()}};
   }
+  // Every unit reads the same data with the same settings, so the first one says whether the
+  // folds are subject-independent.
+  const nlohmann::json first = read_json((fs::path(unit_dir(r, units_of(r).front())) / "summary.json").string());
   return {{"reference", reference}, {"modes", modes},         {"folds", r.config.protocol.folds},
           {"repeats", r.repeats},   {"classes", classes},     {"units", units},
-          {"per_mode", per_mode},   {"paired", paired},       {"settings", ablation_settings(r)}};
+          {"per_mode", per_mode},   {"paired", paired},       {"settings", ablation_settings(r)},
+          {"subject_independent", first.at("data").at("subject_independent")}};
 }
 
 std::string comparison_table(const nlohmann::json& c) {
@@ -425,7 +429,7 @@ std::string comparison_table(const nlohmann::json& c) {
   }
   if (!judged.str().empty()) s << "\n" << judged.str();
   s << "\nAccuracy in %, mean +- sample std over " << n << " unit(s) (" << c.at("repeats").get<int64_t>()
-    << " repeat(s) x " << c.at("folds").get<int64_t>() << " subject-independent folds); diff: paired difference to "
+    << " repeat(s) x " << ablation_folds_text(c) << "); diff: paired difference to "
     << reference << " (points).\n";
   for (const std::string m : c.at("modes")) {
     if (!c.at("paired").contains(m)) continue;
@@ -445,6 +449,9 @@ nlohmann::json run_ablation(const AblateRequest& r) {
   for (const std::string& m : modes_of(r)) parse_mode(m);  // names checked before any training
   FER_CHECK(r.repeats >= 1) << "ablate: --repeats " << r.repeats << " must be at least 1";
   FER_CHECK(r.config.protocol.folds >= 2) << "ablate: --folds " << r.config.protocol.folds << " must be at least 2";
+  FER_CHECK(r.config.protocol.kind != "fixed")
+      << "ablate: protocol.kind fixed: fer ablate compares the modes over k folds; train the data's own split with "
+         "fer train --protocol fixed, or pass --protocol kfold";
   check_device_usable(r.config.device);
   const nlohmann::json settings = ablation_settings(r);
   check_out_folder(r, settings);

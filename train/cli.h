@@ -1,4 +1,5 @@
-// The `fer` command (docs/cli.md): synth-data, train, eval, generate, classify, demo, info.
+// The `fer` command (docs/cli.md): synth-data, train, ablate, eval, generate, classify, demo, info,
+// help COMMAND and --version (`fer bench` is benchmarks/bench.h, run by train/main.cpp).
 // Every flag has help text (`fer <command> --help`); unknown flags and config keys are errors that
 // suggest the nearest name. Returns the process exit status (0 ok, 1 error, 2 usage, 130 Ctrl-C).
 #pragma once

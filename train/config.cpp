@@ -36,6 +36,9 @@ void TrainConfig::bind(FieldSet& f) {
   f.add("data.format", &data.format, "dataset format", {"auto", "folder", "fer2013", "manifest"});
   f.add("data.classes", &data.classes, "comma-separated class subset (empty: all)");
   f.add("data.subject_pattern", &data.subject_pattern, "regex whose group 1 is the subject ID in a file name");
+  f.add("data.no_subjects", &data.no_subjects,
+        "the data has no subject IDs: each image is its own group (the split is not subject-independent)");
+  f.add("data.strict", &data.strict, "unreadable images are errors instead of skipped");
   f.add("data.augment", &data.augment, "augment real training images (flip, shift, zoom, rotation, light)");
   f.add("data.augment_stages", &data.augment_stages,
         "which stages augment their real batches: all (0, 1, 2) or recognizer (stage 2 only)", {"all", "recognizer"});
@@ -44,6 +47,8 @@ void TrainConfig::bind(FieldSet& f) {
   f.add("data.augment_rotate", &data.augment_rotate, "augmentation: largest rotation in degrees");
   f.add("data.augment_brightness", &data.augment_brightness, "augmentation: largest brightness offset ([-1, 1] units)");
   f.add("data.augment_contrast", &data.augment_contrast, "augmentation: contrast factor in [1 - c, 1 + c]");
+  f.add("protocol.kind", &protocol.kind, "kfold, fixed (the data's own split column), or auto (fixed when the data has one)",
+        {"auto", "kfold", "fixed"});
   f.add("protocol.folds", &protocol.folds, "K of the subject-independent k-fold protocol");
   f.add("protocol.fold", &protocol.fold, "run only this fold (-1: all)");
   f.add("protocol.val_fraction", &protocol.val_fraction, "share of training subjects held out for model selection");

@@ -21,6 +21,11 @@ struct DataConfig {
   std::string format = "auto";  // auto | folder | fer2013 | manifest
   std::string classes;          // comma-separated subset, empty: all
   std::string subject_pattern = "^(S\\d+)_";
+  // The data has no subject IDs: each image is a group of its own, and the split is not
+  // subject-independent (the summary and report say so). Without it, a sample without a
+  // subject is an error.
+  bool no_subjects = false;
+  bool strict = false;          // unreadable images are errors instead of skipped
   bool augment = true;          // augment real training images (data/augment.h); flips always
   // Which stages' real batches are augmented: "all" (stages 0, 1, 2) or "recognizer" (stage 2
   // only: the identity network and FESGAN see the images unchanged, so that FESGAN's
@@ -35,6 +40,9 @@ struct DataConfig {
 };
 
 struct ProtocolConfig {
+  // "kfold"; "fixed": the data's own split (manifest split column, FER2013 Usage), one fold;
+  // "auto": fixed when the data has split values, else kfold.
+  std::string kind = "auto";
   int64_t folds = 5;             // subject-independent k-fold
   int64_t fold = -1;             // -1: every fold; otherwise only this one
   double val_fraction = 0.25;    // inner validation subjects (of the training subjects); design: 0.2

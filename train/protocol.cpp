@@ -3,7 +3,9 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <cstdio>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "data/split.h"
@@ -35,6 +37,66 @@ nlohmann::json fold_json(const FoldResult& r, const std::vector<std::string>& cl
   j["best_val_accuracy"] = r.best_val_accuracy;
   j["classes"] = classes;
   return j;
+}
+
+// Training subjects of a fold (a sample without a subject counts as one): what its validation
+// part is dealt from.
+int64_t training_groups(const data::Dataset& dataset, const data::Fold& fold) {
+  std::set<std::string> subjects;
+  int64_t alone = 0;
+  for (const std::vector<int64_t>* part : {&fold.train, &fold.val})
+    for (int64_t i : *part) {
+      const std::string& s = dataset.samples[static_cast<size_t>(i)].subject;
+      if (s.empty())
+        ++alone;
+      else
+        subjects.insert(s);
+    }
+  return alone + static_cast<int64_t>(subjects.size());
+}
+
+// Model selection needs a validation part in every fold that runs.
+void require_validation(const data::Dataset& dataset, const data::Split& split, const TrainConfig& config) {
+  for (size_t f = 0; f < split.folds.size(); ++f) {
+    if (config.protocol.fold >= 0 && static_cast<int64_t>(f) != config.protocol.fold) continue;
+    const data::Fold& fold = split.folds[f];
+    FER_CHECK(!fold.val.empty()) << "fold " << f << ": the validation split is empty, so no epoch can be selected: "
+                                 << training_groups(dataset, fold) << " training subjects (" << fold.train.size()
+                                 << " images) are fewer than the " << data::validation_parts(config.protocol.val_fraction)
+                                 << " parts protocol.val_fraction " << config.protocol.val_fraction
+                                 << " deals them into (one part validates); raise protocol.val_fraction"
+                                 << (split.kind == data::SplitKind::KFold ? ", raise protocol.folds (more training subjects per fold)" : "")
+                                 << " or use data with more subjects";
+  }
+}
+
+// The split a run uses: the saved one when resuming, else the data's own (protocol.kind fixed, or
+// auto with split values) or the subject-independent k-fold.
+data::Split choose_split(const data::Dataset& dataset, const TrainConfig& config, const fs::path& saved, bool resuming) {
+  if (resuming && fs::exists(saved)) return data::load_split(saved.string(), static_cast<int64_t>(dataset.samples.size()));
+  data::SplitOptions so;
+  so.folds = static_cast<int>(config.protocol.folds);
+  so.val_fraction = config.protocol.val_fraction;
+  so.seed = static_cast<uint64_t>(config.seed);
+  const bool fixed = config.protocol.kind == "fixed" || (config.protocol.kind == "auto" && dataset.has_split_values());
+  FER_CHECK(!fixed || dataset.has_split_values())
+      << "protocol.kind fixed: the data has no split values (manifest: a split column; FER2013: Usage)";
+  return fixed ? data::make_fixed_split(dataset, so) : data::make_kfold_split(dataset, so);
+}
+
+// What the summary and the report say about the data and the split.
+nlohmann::json data_json(const data::Dataset& dataset, const data::Split& split, const std::string& path) {
+  const size_t shown = std::min<size_t>(dataset.skipped_files.size(), 10);
+  return {{"path", path},
+          {"format", data::dataset_format_name(dataset.format)},
+          {"images", dataset.samples.size()},
+          {"subjects", dataset.subject_count()},
+          {"skipped", dataset.skipped_files.size()},
+          {"skipped_files", std::vector<std::string>(dataset.skipped_files.begin(), dataset.skipped_files.begin() + shown)},
+          {"ignored_folders", dataset.ignored_folders},
+          {"split", data::split_kind_name(split.kind)},
+          {"folds", split.folds.size()},
+          {"subject_independent", dataset.has_subjects}};
 }
 
 nlohmann::json summarize(const TrainConfig& config, const std::vector<nlohmann::json>& folds,
@@ -82,9 +144,14 @@ data::Dataset load_configured_dataset(const TrainConfig& config, const std::stri
   o.format = data::parse_dataset_format(config.data.format);
   o.classes = split_list(config.data.classes);
   o.subject_pattern = config.data.subject_pattern;
+  o.no_subjects = config.data.no_subjects;
+  o.strict = config.data.strict;
   o.size = static_cast<int>(config.model.image_size);
   o.channels = static_cast<int>(config.model.channels);
-  return data::load_dataset(o);
+  data::Dataset dataset = data::load_dataset(o);
+  if (const std::string left_out = data::left_out_text(dataset); !left_out.empty())
+    std::fprintf(stderr, "%s\n", left_out.c_str());
+  return dataset;
 }
 
 TrainConfig load_run_config(const std::string& run_dir) {
@@ -129,6 +196,12 @@ nlohmann::json run_training(const TrainRequest& request) {
   const data::Dataset dataset = load_configured_dataset(config, request.data);
   config.model.classes = static_cast<int64_t>(dataset.class_names.size());
   config.validate();
+  const fs::path split_path = dir / "split.json";
+  const data::Split split = choose_split(dataset, config, split_path, resuming);
+  FER_CHECK(config.protocol.fold < static_cast<int64_t>(split.folds.size()))
+      << "protocol.fold " << config.protocol.fold << " is not a fold of the data's fixed split (one fold, 0); "
+      << "protocol.kind " << config.protocol.kind << " uses the data's split column: pass --protocol kfold for k folds";
+  require_validation(dataset, split, config);
   if (!resuming)  // --overwrite: no stale results of an earlier run (only what fer writes goes)
     for (const char* ours : {"config.json", "split.json", "metrics.jsonl", "summary.json", "report.html", "confusion.png",
                              "folds", "checkpoints", "samples", "plots", "judge"})
@@ -138,19 +211,14 @@ nlohmann::json run_training(const TrainRequest& request) {
   config.bind(fields);
   write_json((dir / "config.json").string(), fields.to_json());
 
-  data::SplitOptions so;
-  so.folds = static_cast<int>(config.protocol.folds);
-  so.val_fraction = config.protocol.val_fraction;
-  so.seed = static_cast<uint64_t>(config.seed);
-  const fs::path split_path = dir / "split.json";
-  const data::Split split = resuming && fs::exists(split_path)
-                                ? data::load_split(split_path.string(), static_cast<int64_t>(dataset.samples.size()))
-                                : data::make_kfold_split(dataset, so);
   data::save_split(split_path.string(), split);
+  const nlohmann::json data_info = data_json(dataset, split, request.data);
 
   RunLog log((dir / "metrics.jsonl").string(), request.quiet);
+  log.message("dataset: " + std::to_string(dataset.samples.size()) + " images, " + std::to_string(dataset.class_names.size()) +
+              " classes, " + std::to_string(dataset.subject_count()) + " subjects; " + split_description(data_info));
   std::vector<nlohmann::json> results;
-  for (int64_t f = 0; f < config.protocol.folds; ++f) {
+  for (int64_t f = 0; f < static_cast<int64_t>(split.folds.size()); ++f) {
     if (config.protocol.fold >= 0 && f != config.protocol.fold) continue;
     const fs::path fold_path = dir / "folds" / ("fold" + std::to_string(f) + ".json");
     if (resuming && fs::exists(fold_path)) {
@@ -170,7 +238,8 @@ nlohmann::json run_training(const TrainRequest& request) {
     results.push_back(result);
     log.message("[fold " + std::to_string(f) + "] test accuracy " + std::to_string(result.at("accuracy").get<double>()));
   }
-  const nlohmann::json summary = summarize(config, results, dataset.class_names);
+  nlohmann::json summary = summarize(config, results, dataset.class_names);
+  summary["data"] = data_info;
   write_json((dir / "summary.json").string(), summary);
   write_report(request.out);
   return summary;

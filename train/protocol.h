@@ -1,5 +1,6 @@
-// `fer train`: loads the data, makes the subject-independent k-fold split (model selection on an
-// inner validation split of the training subjects only), trains each fold (train/trainer.h) and
+// `fer train`: loads the data, makes the split (protocol.kind: the subject-independent k-fold, or
+// the data's own fixed split; model selection on a validation split of the training subjects
+// only, which must not be empty), trains each fold (train/trainer.h) and
 // writes the RUNDIR: config.json, split.json, metrics.jsonl, checkpoints/, samples/,
 // folds/fold<i>.json, summary.json, and the report (train/report.h).
 #pragma once
@@ -30,7 +31,8 @@ nlohmann::json run_training(const TrainRequest& request);
 // this build on this machine; called before any data is loaded.
 void check_device_usable(const std::string& device);
 
-// The dataset as the config asks for it (format, classes, subject pattern, size, channels).
+// The dataset as the config asks for it (format, classes, subjects, strictness, size, channels);
+// what loading left out (skipped files, ignored folders) is printed on stderr.
 data::Dataset load_configured_dataset(const TrainConfig& config, const std::string& path);
 
 // JSON files of a run folder: written atomically (a temporary file, then a rename, so a reader

@@ -192,6 +192,44 @@ std::string svg_line_plot(const std::string& title, const std::string& x_label, 
   return s.str();
 }
 
+std::string split_description(const nlohmann::json& data) {
+  const std::string kind = data.at("split") == "fixed" ? "the data's own fixed split"
+                                                       : std::to_string(data.at("folds").get<int64_t>()) + "-fold cross-validation";
+  return kind + (data.at("subject_independent").get<bool>() ? ", subject-independent"
+                                                            : ", not subject-independent (the data has no subject IDs)");
+}
+
+std::string ablation_folds_text(const nlohmann::json& c) {
+  const std::string folds = std::to_string(c.at("folds").get<int64_t>());
+  return c.at("subject_independent").get<bool>() ? folds + " subject-independent folds"
+                                                 : folds + " folds, not subject-independent (the data has no subject IDs)";
+}
+
+namespace {
+
+// Text for HTML: file names in the data section may hold any character.
+std::string html_text(const std::string& text) {
+  std::string out;
+  for (char c : text) out += c == '&' ? "&amp;" : c == '<' ? "&lt;" : c == '>' ? "&gt;" : std::string(1, c);
+  return out;
+}
+
+// The data section: size, subjects, split kind, and what loading left out (summary.json "data").
+std::string data_html(const nlohmann::json& data) {
+  std::ostringstream h;
+  h << "<h2>Data</h2>\n<p>" << data.at("images") << " images, " << data.at("subjects") << " subjects ("
+    << data.at("format").get<std::string>() << ", " << html_text(data.at("path").get<std::string>())
+    << "). Split: " << split_description(data) << ". Skipped files: " << data.at("skipped") << ".</p>\n";
+  if (!data.at("skipped_files").empty()) {
+    h << "<ul>";
+    for (const nlohmann::json& f : data.at("skipped_files")) h << "<li>" << html_text(f.get<std::string>()) << "</li>";
+    h << "</ul>\n";
+  }
+  return h.str();
+}
+
+}  // namespace
+
 void write_report(const std::string& run_dir) {
   const fs::path dir = run_dir;
   const nlohmann::json summary = nlohmann::json::parse(read_file(dir / "summary.json"));
@@ -239,14 +277,15 @@ void write_report(const std::string& run_dir) {
     << "</title><style>" << kStyle << "</style></head><body>\n"
     << "<h1>fer run: mode " << summary.at("mode").get<std::string>() << "</h1>\n<h2>Accuracy</h2>\n<p>Mean over "
     << summary.at("folds").size() << " test fold(s): <b>" << fixed(100 * summary.at("mean_accuracy").get<double>())
-    << "% ± " << fixed(100 * summary.at("std_accuracy").get<double>()) << "%</b> (model selected on the inner "
+    << "% ± " << fixed(100 * summary.at("std_accuracy").get<double>()) << "%</b> (model selected on the "
     << "validation split)</p>\n<table><tr><th>fold</th><th>test accuracy</th><th>test images</th><th>best epoch</th>"
        "<th>validation accuracy</th></tr>";
   for (const nlohmann::json& f : summary.at("folds"))
     h << "<tr><td>" << f.at("fold") << "</td><td>" << fixed(100 * f.at("accuracy").get<double>()) << "%</td><td>"
       << f.at("test_images") << "</td><td>" << f.at("best_epoch").get<int64_t>() + 1 << "</td><td>"
       << fixed(100 * f.at("best_val_accuracy").get<double>()) << "%</td></tr>";
-  h << "</table>\n<h2>Confusion matrix (all test folds pooled)</h2>\n";
+  h << "</table>\n" << (summary.contains("data") ? data_html(summary.at("data")) : "")
+    << "<h2>Confusion matrix (all test folds pooled)</h2>\n";
   if (!summary.at("folds").empty()) {
     write_confusion_png(summary.at("pooled").at("confusion"), dir / "confusion.png");
     h << confusion_table(summary.at("pooled"), classes) << png_tag(dir / "confusion.png", "confusion matrix");
@@ -360,8 +399,8 @@ void write_comparison_report(const std::string& ablation_dir) {
   std::ostringstream h;
   h << "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>fer ablation</title><style>" << kStyle
     << "</style></head><body>\n<h1>fer ablation</h1>\n<p>" << c.at("units").size() << " unit(s): "
-    << c.at("repeats").get<int64_t>() << " repeat(s) × " << c.at("folds").get<int64_t>()
-    << " subject-independent folds, every mode on the same splits and seeds. Test accuracy of the recognizer "
+    << c.at("repeats").get<int64_t>() << " repeat(s) × " << ablation_folds_text(c)
+    << ", every mode on the same splits and seeds. Test accuracy of the recognizer "
        "selected on each fold's inner validation split; differences are paired by unit, in points. A difference "
        "is called significant when both 95% intervals exclude 0.</p>\n"
     << comparison_html_table(c) << "\n<h2>Accuracy per mode (mean, 95% t interval)</h2>\n"

@@ -1,15 +1,24 @@
 // The human side of a RUNDIR: SVG plots of the losses and accuracies per epoch (plots/), the pooled
 // confusion matrix as an image (confusion.png), and one self-contained report.html (images
 // inlined as data URIs, plots inlined as SVG) that shows the configuration, the per-fold and
-// mean±std accuracies, per-class recall, the confusion matrix, the plots and the sample grids.
+// mean±std accuracies, the data (size, subjects, split kind, skipped files), per-class recall, the
+// confusion matrix, the plots and the sample grids.
 // Everything is rebuilt from config.json, metrics.jsonl and summary.json, so `fer eval` can redo it.
 // The ablation's report (write_comparison_report) is built the same way from comparison.json.
 #pragma once
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace fer::train {
+
+// "5-fold cross-validation, subject-independent", or "the data's own fixed split, not
+// subject-independent (the data has no subject IDs)": from summary.json's "data" object.
+std::string split_description(const nlohmann::json& data);
+// "5 subject-independent folds", or "5 folds, not subject-independent (the data has no subject
+// IDs)": from comparison.json's folds and subject_independent (fer ablate).
+std::string ablation_folds_text(const nlohmann::json& comparison);
 
 struct PlotSeries {
   std::string name;

@@ -90,6 +90,28 @@ TEST_CASE("decode_image names the file and the reason for corrupt input", "[cpu]
   REQUIRE_THROWS_WITH(fer::data::decode_image(dir.file("missing.png")), Catch::Contains("missing.png"));
 }
 
+TEST_CASE("decode_image names the claimed size of a header over the pixel limit, also where stb_image refuses it", "[cpu][data]") {
+  TempDir dir("huge");
+  const std::string good = dir.file("good.png");
+  fer::data::write_png(good, ramp(6, 6, 1));
+  std::ifstream in(good, std::ios::binary);
+  std::string png((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto decode = [](const std::string& bytes, const std::string& name) {
+    return fer::data::decode_image_memory(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), name);
+  };
+  for (const auto& [w, h] : {std::pair{"\0\0\xEA\x60", "\0\0\xEA\x60"}, std::pair{"\0\x01\0\x01", "\0\0\0\x01"}}) {
+    std::string huge = png;  // IHDR width and height, big-endian
+    huge.replace(16, 4, std::string(w, 4));
+    huge.replace(20, 4, std::string(h, 4));
+    INFO(huge.substr(16, 8));
+    REQUIRE_THROWS_WITH(decode(huge, "huge.png"), Catch::Contains("huge.png claims ") && Catch::Contains("more than the limit of 65536 per side"));
+  }
+  REQUIRE_THROWS_WITH(decode(png.substr(0, 24), "huge.png") , !Catch::Contains("claims"));
+  // JPEG: start of image, then a baseline start-of-frame claiming 60000 x 60000 (after an APP0 segment).
+  const std::string jpeg("\xFF\xD8\xFF\xE0\x00\x04\x00\x00\xFF\xC0\x00\x0B\x08\xEA\x60\xEA\x60\x01\x01\x11\x00", 21);
+  REQUIRE_THROWS_WITH(decode(jpeg, "huge.jpg"), Catch::Contains("huge.jpg claims 60000x60000 pixels"));
+}
+
 TEST_CASE("image_to_tensor scales to [-1, 1] in CHW and image_from_tensor inverts it", "[cpu][data]") {
   Image im(2, 1, 3);
   im.pixels = {0, 255, 51, 102, 153, 204};

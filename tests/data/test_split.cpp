@@ -124,3 +124,63 @@ TEST_CASE("kfold split: JSON round trip and validation on load", "[cpu][data]") 
   fer::test::write_text(dir.file("bad.json"), "{\"format\": \"fer-kfold-split-1\", \"folds\": 2}");
   REQUIRE_THROWS_WITH(fer::data::load_split(dir.file("bad.json")), Catch::Contains("bad.json"));
 }
+
+namespace {
+
+// A dataset in memory: sample i has the given subject and split value, label i % 2.
+fer::data::Dataset split_dataset(const std::vector<std::pair<std::string, std::string>>& subject_split) {
+  fer::data::Dataset ds;
+  ds.class_names = {"anger", "happiness"};
+  ds.has_subjects = true;
+  for (size_t i = 0; i < subject_split.size(); ++i) {
+    fer::data::Sample s;
+    s.path = "img" + std::to_string(i) + ".png";
+    s.label = static_cast<int>(i % 2);
+    s.subject = subject_split[i].first;
+    s.split = subject_split[i].second;
+    s.line = static_cast<int64_t>(i) + 2;
+    ds.samples.push_back(s);
+  }
+  return ds;
+}
+
+}  // namespace
+
+TEST_CASE("fixed split: the split values are the parts; test rows are never trained on", "[cpu][data]") {
+  const auto ds = split_dataset({{"A", "train"}, {"A", "Training"}, {"B", "valid"}, {"C", "test"}, {"C", "PrivateTest"},
+                                 {"D", "PublicTest"}, {"E", "train"}});
+  const Split split = fer::data::make_fixed_split(ds, options(5, 1, 0.25));
+  REQUIRE(split.kind == fer::data::SplitKind::Fixed);
+  REQUIRE(split.folds.size() == 1);
+  REQUIRE(split.folds[0].train == std::vector<int64_t>{0, 1, 6});
+  REQUIRE(split.folds[0].val == std::vector<int64_t>{2, 5});
+  REQUIRE(split.folds[0].test == std::vector<int64_t>{3, 4});
+
+  // Without validation rows, validation is dealt from the training subjects (here 2 parts).
+  const auto no_val = split_dataset({{"A", "train"}, {"B", "train"}, {"B", "train"}, {"C", "train"}, {"D", "test"}});
+  const fer::data::Fold fold = fer::data::make_fixed_split(no_val, options(5, 1, 0.5)).folds[0];
+  REQUIRE(fold.test == std::vector<int64_t>{4});
+  REQUIRE_FALSE(fold.val.empty());
+  REQUIRE(fold.train.size() + fold.val.size() == 4);
+  std::set<std::string> train_subjects;
+  for (int64_t i : fold.train) train_subjects.insert(no_val.samples[i].subject);
+  for (int64_t i : fold.val) REQUIRE(train_subjects.count(no_val.samples[i].subject) == 0);
+
+  fer::test::TempDir dir("fixed_json");
+  fer::data::save_split(dir.file("split.json"), split);
+  const Split back = fer::data::load_split(dir.file("split.json"), 7);
+  REQUIRE(back.kind == fer::data::SplitKind::Fixed);
+  REQUIRE(back.folds[0].test == split.folds[0].test);
+}
+
+TEST_CASE("fixed split errors: a subject in train and test, a row without a value, no test rows, unknown values", "[cpu][data]") {
+  REQUIRE_THROWS_WITH(fer::data::make_fixed_split(split_dataset({{"A", "train"}, {"B", "train"}, {"A", "test"}}), options(5)),
+                      Catch::Contains("subject A is in the test part (img2.png (line 4))") &&
+                          Catch::Contains("img0.png (line 2)") && Catch::Contains("not subject-independent"));
+  REQUIRE_THROWS_WITH(fer::data::make_fixed_split(split_dataset({{"A", "train"}, {"B", ""}, {"C", "test"}}), options(5)),
+                      Catch::Contains("img1.png (line 3) has no split value"));
+  REQUIRE_THROWS_WITH(fer::data::make_fixed_split(split_dataset({{"A", "train"}, {"B", "valid"}}), options(5)),
+                      Catch::Contains("1 training and 0 test samples"));
+  REQUIRE_THROWS_WITH(fer::data::split_part("holdout", "m.csv: line 7"),
+                      Catch::Contains("m.csv: line 7: split value 'holdout'") && Catch::Contains("PrivateTest"));
+}

@@ -28,7 +28,7 @@ AblateRequest tiny_ablation(const std::string& name) {
   AblateRequest r;
   r.config = tiny_config("baseline", "cpu");
   r.config.protocol.folds = 2;
-  r.config.protocol.val_fraction = 0.25;
+  r.config.protocol.val_fraction = 0.5;  // a fold's 3 training subjects: 2 parts, one validates
   r.data = tiny_dataset();
   r.out = fresh_dir(name);
   r.quiet = true;
@@ -125,6 +125,19 @@ TEST_CASE("ablate runs every mode over 2 folds into one comparison", "[cpu]") {
   REQUIRE(read_json(r.out + "/comparison.json") == c);
   const std::string table = comparison_table(c);
   REQUIRE_THAT(table, Catch::Contains("joint-rdbp vs baseline: "));
+  REQUIRE_THAT(table, Catch::Contains("1 repeat(s) x 2 subject-independent folds"));
+}
+
+TEST_CASE("ablate on data without subjects says its folds are not subject-independent", "[cpu]") {
+  AblateRequest r = tiny_ablation("ablate_no_subjects");
+  r.modes = {"baseline"};
+  r.config.data.no_subjects = true;
+  const nlohmann::json c = run_ablation(r);
+  REQUIRE(c.at("subject_independent") == false);
+  REQUIRE_THAT(comparison_table(c), Catch::Contains("2 folds, not subject-independent (the data has no subject IDs)"));
+  std::ifstream html(r.out + "/report.html");
+  const std::string report((std::istreambuf_iterator<char>(html)), std::istreambuf_iterator<char>());
+  REQUIRE_THAT(report, Catch::Contains("not subject-independent"));
 }
 
 TEST_CASE("a killed ablation resumed gives the uninterrupted comparison", "[cpu]") {
@@ -190,6 +203,9 @@ TEST_CASE("ablate and its command refuse bad requests before training", "[cpu]")
   REQUIRE_THROWS_WITH(run_ablation(r), Catch::Contains("holds no ablation to continue"));
   REQUIRE(run_command({"ablate", "--data", tiny_dataset(), "--modes", "baseline,baseline", "--out", r.out}) == 1);
   REQUIRE(run_command({"ablate", "--data", tiny_dataset(), "--repeats", "x"}) == 2);
+  r.resume = false;
+  r.config.protocol.kind = "fixed";
+  REQUIRE_THROWS_WITH(run_ablation(r), Catch::Contains("ablate: protocol.kind fixed"));
 }
 
 TEST_CASE("the judge scores a copying generator at its real accuracy and a constant one at chance", "[cpu]") {
@@ -291,12 +307,12 @@ TEST_CASE("fer ablate interrupted says where every unit's checkpoint is and exit
   request_interrupt();  // as a Ctrl-C before the first step
   const int status = run_command({"ablate", "--data", tiny_dataset(), "--folds", "2", "--modes", "baseline", "--out", out,
                                   "--quiet", "--set", "model.image_size=16", "--set", "model.width=0.125",
-                                  "--set", "stage2.epochs=1", "--set", "stage2.batch_size=4"});
+                                  "--set", "stage2.epochs=1", "--set", "stage2.batch_size=4", "--set", "protocol.val_fraction=0.5"});
   clear_interrupt();
   REQUIRE(status == 130);
   REQUIRE(fs::exists(out + "/baseline/repeat0-fold0/checkpoints/fold0.safetensors"));
   REQUIRE(run_command({"ablate", "--data", tiny_dataset(), "--folds", "2", "--modes", "baseline", "--out", out,
                        "--quiet", "--resume", "--set", "model.image_size=16", "--set", "model.width=0.125",
-                       "--set", "stage2.epochs=1", "--set", "stage2.batch_size=4"}) == 0);
+                       "--set", "stage2.epochs=1", "--set", "stage2.batch_size=4", "--set", "protocol.val_fraction=0.5"}) == 0);
   REQUIRE(fs::exists(out + "/comparison.json"));
 }

@@ -1,9 +1,17 @@
 // The method end to end on tiny configurations: model shapes, every stage's step, the joint
 // stage's generator gradient from the recognizer's loss alone, resume equal to an uninterrupted
-// run, a NaN loss stopping the run, and the command line's bad inputs.
+// run, a NaN loss stopping the run, the command line's bad inputs, the data's own split, what
+// loading left out and the split kind in summary and report, an empty validation split, and
+// `fer --version` / `fer help` run as a child process.
 // Every test runs on each device of kDevices; the step-level ones on kStepDevices (cpu, cuda-sim).
+#include <sys/wait.h>
+
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
 
 #include "data/split.h"
 #include "data/synthetic.h"
@@ -50,6 +58,32 @@ std::vector<float> gradients(const nn::Module& m) {
     out.insert(out.end(), g.begin(), g.end());
   }
   return out;
+}
+
+// A copy of the tiny dataset whose manifest lines (0: the header) are rewritten by `edit`; an
+// empty result drops the line. Returns the folder.
+std::string tiny_copy(const std::string& name, const std::function<std::string(const std::string&, size_t)>& edit) {
+  const std::string dir = fresh_dir(name);
+  fs::copy(tiny_dataset(), dir, fs::copy_options::recursive);
+  std::ifstream in(dir + "/manifest.csv");
+  std::ostringstream out;
+  std::string line;
+  for (size_t number = 0; std::getline(in, line); ++number)
+    if (const std::string edited = edit(line, number); !edited.empty()) out << edited << "\n";
+  in.close();
+  std::ofstream(dir + "/manifest.csv") << out.str();
+  return dir;
+}
+
+// The stdout of the `fer` command with these arguments, and its exit status.
+std::pair<std::string, int> run_fer(const std::string& args) {
+  FILE* pipe = ::popen((FER_BINARY_DIR "/fer " + args + " 2>/dev/null").c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  std::string out;
+  char buffer[4096];
+  for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) out.append(buffer, n);
+  const int status = ::pclose(pipe);
+  return {out, WEXITSTATUS(status)};
 }
 
 double abs_sum(const std::vector<float>& v) {
@@ -524,4 +558,102 @@ TEST_CASE("the epoch line is for a person", "[cpu]") {
   REQUIRE_THAT(line, Catch::Contains("judge: transfers 25.0%, prior faces 12.5% (real faces 50.0%)"));
   REQUIRE_THAT(line, !Catch::Contains("identity"));
   REQUIRE_THAT(line, Catch::EndsWith("samples/x.png"));
+}
+
+TEST_CASE("train uses the data's own split when asked (protocol auto or fixed): test rows are never trained on", "[cpu]") {
+  // S001..S004 train, S005 and S006 test; no validation rows, so validation is dealt from the
+  // training subjects.
+  const std::string data = tiny_copy("fixed_data", [](const std::string& line, size_t number) {
+    if (number == 0) return line + ",split";
+    return line + (line.find(",S005") != std::string::npos || line.find(",S006") != std::string::npos ? ",test" : ",train");
+  });
+  TrainRequest r;
+  r.config = tiny_config("baseline", "cpu");
+  r.data = data;
+  r.quiet = true;
+  r.out = fresh_dir("fixed_run");
+  const nlohmann::json summary = run_training(r);
+  REQUIRE(summary.at("data").at("split") == "fixed");
+  REQUIRE(summary.at("data").at("subject_independent") == true);
+  REQUIRE(summary.at("folds").size() == 1);
+  const data::Split split = data::load_split(r.out + "/split.json");
+  REQUIRE(split.kind == data::SplitKind::Fixed);
+  const data::Dataset dataset = load_configured_dataset(r.config, data);
+  std::set<int64_t> test(split.folds[0].test.begin(), split.folds[0].test.end());
+  for (size_t i = 0; i < dataset.samples.size(); ++i) {
+    INFO(dataset.samples[i].path);
+    REQUIRE(test.count(static_cast<int64_t>(i)) == (dataset.samples[i].split == "test"));
+  }
+  for (const std::vector<int64_t>* part : {&split.folds[0].train, &split.folds[0].val})
+    for (int64_t i : *part) REQUIRE(test.count(i) == 0);
+  REQUIRE_FALSE(split.folds[0].val.empty());
+  REQUIRE(summary.at("folds").at(0).at("test_images") == test.size());
+
+  r.config.protocol.kind = "kfold";  // asked for explicitly: the split column is not used
+  r.out = fresh_dir("fixed_as_kfold");
+  REQUIRE(run_training(r).at("data").at("split") == "kfold");
+  r.config.protocol.kind = "auto";
+  r.config.protocol.fold = 1;
+  r.out = fresh_dir("fixed_fold1");
+  REQUIRE_THROWS_WITH(run_training(r), Catch::Contains("protocol.fold 1 is not a fold of the data's fixed split"));
+  r.config = tiny_config("baseline", "cpu");
+  r.config.protocol.kind = "fixed";
+  r.data = tiny_dataset();
+  REQUIRE_THROWS_WITH(run_training(r), Catch::Contains("protocol.kind fixed: the data has no split values"));
+}
+
+TEST_CASE("train says what loading left out and whether the split is subject-independent", "[cpu]") {
+  // No subject column, and one row whose file is not an image.
+  const std::string data = tiny_copy("no_subjects_data", [](const std::string& line, size_t number) {
+    const std::string without_subject = line.substr(0, line.rfind(','));
+    return number == 1 ? without_subject + "\nbroken.png,happiness" : without_subject;
+  });
+  std::ofstream(data + "/broken.png") << "not a png";
+  TrainRequest r;
+  r.config = tiny_config("baseline", "cpu");
+  r.data = data;
+  r.quiet = true;
+  r.out = fresh_dir("no_subjects_run");
+  REQUIRE_THROWS_WITH(run_training(r), Catch::Contains("rows have no subject") && Catch::Contains("--no-subjects"));
+  REQUIRE_FALSE(fs::exists(r.out));
+  r.config.data.no_subjects = true;
+  const nlohmann::json summary = run_training(r);
+  const nlohmann::json& d = summary.at("data");
+  REQUIRE(d.at("subject_independent") == false);
+  REQUIRE(d.at("skipped") == 1);
+  REQUIRE_THAT(d.at("skipped_files").at(0).get<std::string>(), Catch::Contains("broken.png"));
+  REQUIRE(d.at("images") == 6 * 7 * 2);
+  std::ifstream html(r.out + "/report.html");
+  const std::string report((std::istreambuf_iterator<char>(html)), std::istreambuf_iterator<char>());
+  REQUIRE_THAT(report, Catch::Contains("Split: 3-fold cross-validation, not subject-independent (the data has no subject IDs)") && Catch::Contains("Skipped files: 1") &&
+                           Catch::Contains("broken.png"));
+  r.config.data.strict = true;
+  r.out = fresh_dir("strict_run");
+  REQUIRE_THROWS_WITH(run_training(r), Catch::Contains("broken.png") && Catch::Contains("--strict"));
+}
+
+TEST_CASE("an empty validation split is an error with the numbers, before anything is written", "[cpu]") {
+  TrainRequest r;
+  r.config = tiny_config("baseline", "cpu");
+  r.config.protocol.val_fraction = 0.2;  // 5 parts of a fold's 4 training subjects: none validates
+  r.data = tiny_dataset();
+  r.quiet = true;
+  r.out = fresh_dir("empty_val");
+  REQUIRE_THROWS_WITH(run_training(r), Catch::Contains("fold 0: the validation split is empty") &&
+                                           Catch::Contains("4 training subjects") && Catch::Contains("the 5 parts") &&
+                                           Catch::Contains("protocol.val_fraction 0.2"));
+  REQUIRE_FALSE(fs::exists(r.out));
+}
+
+TEST_CASE("fer --version, fer help COMMAND, and bench in the overview", "[cpu]") {
+  const auto [version, version_status] = run_fer("--version");
+  REQUIRE(version_status == 0);
+  REQUIRE_THAT(version, Catch::StartsWith("fer 0.1.0 (git commit ") && Catch::EndsWith(")\n"));
+  REQUIRE_THAT(version, !Catch::Contains("git commit )"));
+  const auto [help, help_status] = run_fer("help train");
+  REQUIRE(help_status == 0);
+  REQUIRE_THAT(help, Catch::StartsWith("usage: fer train") && Catch::Contains("--protocol") && Catch::Contains("--no-subjects"));
+  REQUIRE_THAT(run_fer("help").first, Catch::Contains("\n  bench       kernels|step"));
+  REQUIRE_THAT(run_fer("help bench").first, Catch::Contains("kernels"));
+  REQUIRE(run_fer("help nosuch").second == 2);
 }
