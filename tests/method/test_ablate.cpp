@@ -268,12 +268,8 @@ TEST_CASE("the judge scores a copying generator at its real accuracy and a const
 }
 
 TEST_CASE("judging G's faces changes nothing of the run", "[cpu]") {
-  TrainRequest r;
-  r.config = tiny_config("joint-rdbp", "cpu");
-  r.data = tiny_dataset();
-  r.quiet = true;
+  TrainRequest r = tiny_request("joint-rdbp", "unjudged");
   r.config.judge.enabled = false;
-  r.out = fresh_dir("unjudged");
   const nlohmann::json unjudged = run_training(r);
   const auto unjudged_weights = load_safetensors(r.out + "/checkpoints/fold0.safetensors");
   r.config.judge.enabled = true;

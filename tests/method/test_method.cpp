@@ -259,11 +259,7 @@ TEST_CASE("stage 2 sends the recognizer's synthetic loss into the generator", "[
 TEST_CASE("train runs every mode and writes the run folder", "[cpu]") {
   for (const std::string& device : kDevices) {
     for (const std::string mode : {"baseline", "synth", "joint", "joint-intra", "joint-rdbp"}) {
-      TrainRequest r;
-      r.config = tiny_config(mode, device);
-      r.data = tiny_dataset();
-      r.out = fresh_dir("run_" + mode);
-      r.quiet = true;
+      TrainRequest r = tiny_request(mode, "run_" + mode, device);
       const nlohmann::json summary = run_training(r);
       INFO(mode);
       REQUIRE(summary.at("mode") == mode);
@@ -283,14 +279,10 @@ TEST_CASE("train --resume after an interruption equals an uninterrupted run", "[
   for (const std::string augment_stages : {"all", "recognizer"}) {
     for (const std::string& device : kDevices) {
       INFO("data.augment_stages " << augment_stages);
-      TrainRequest r;
-      r.config = tiny_config("joint-rdbp", device);
+      TrainRequest r = tiny_request("joint-rdbp", "whole", device);
       r.config.data.augment_stages = augment_stages;
       r.config.stage2.epochs = 2;
       if (augment_stages == "recognizer") r.config.stage2.ema_decay = 0.9;  // the average resumes too
-      r.data = tiny_dataset();
-      r.quiet = true;
-      r.out = fresh_dir("whole");
       run_training(r);
       const auto whole = load_safetensors(r.out + "/checkpoints/fold0.safetensors");
 
@@ -357,12 +349,8 @@ TEST_CASE("stage2.ema_decay: the average of R's weights is what validation selec
 }
 
 TEST_CASE("a judge made for other classes or another image size is refused, naming the difference", "[cpu]") {
-  TrainRequest judge;
-  judge.config = tiny_config("baseline", "cpu");
+  TrainRequest judge = tiny_request("baseline", "judge16");
   judge.config.data.classes = "anger,disgust";
-  judge.data = tiny_dataset();
-  judge.quiet = true;
-  judge.out = fresh_dir("judge16");
   run_training(judge);
   const std::string path = judge.out + "/checkpoints/fold0_best_R.safetensors";
 
@@ -380,12 +368,8 @@ TEST_CASE("a judge made for other classes or another image size is refused, nami
 }
 
 TEST_CASE("a resumed run logs every epoch once and removes what interrupted writes left", "[cpu]") {
-  TrainRequest r;
-  r.config = tiny_config("baseline", "cpu");
+  TrainRequest r = tiny_request("baseline", "relog");
   r.config.stage2.epochs = 3;
-  r.data = tiny_dataset();
-  r.quiet = true;
-  r.out = fresh_dir("relog");
   r.stop_after_steps = 12;  // inside stage 2's epoch 2 (about 8 steps an epoch)
   REQUIRE_THROWS_AS(run_training(r), Interrupted);
   // As if the process had died between logging epoch 2 and saving its checkpoint, and inside a
@@ -408,11 +392,7 @@ TEST_CASE("a resumed run logs every epoch once and removes what interrupted writ
 }
 
 TEST_CASE("a report file that cannot be written is an error naming it", "[cpu]") {
-  TrainRequest r;
-  r.config = tiny_config("baseline", "cpu");
-  r.data = tiny_dataset();
-  r.quiet = true;
-  r.out = fresh_dir("report_write");
+  TrainRequest r = tiny_request("baseline", "report_write");
   run_training(r);
   for (const char* name : {"confusion.png", "report.html"}) {
     INFO(name);
@@ -444,12 +424,8 @@ TEST_CASE("without a usable GPU --device cuda fails before the data loads, sayin
 }
 
 TEST_CASE("an exploding loss stops training naming the stage, step, loss and learning rate", "[cpu]") {
-  TrainRequest r;
-  r.config = tiny_config("baseline", "cpu");
+  TrainRequest r = tiny_request("baseline", "exploding");
   r.config.stage2.lr = 1e6;  // step 1 throws the weights to about 1e6
-  r.data = tiny_dataset();
-  r.quiet = true;
-  r.out = fresh_dir("exploding");
   REQUIRE_THROWS_WITH(run_training(r), Catch::Contains("stage 2 (recognizer), fold 0, epoch 1, step 2: loss ") &&
                                            Catch::Contains("training diverged (learning rate stage2.lr = 1e+06)") &&
                                            Catch::Contains("last good checkpoint"));
@@ -504,14 +480,10 @@ TEST_CASE("fer rejects unknown flags, keys and modes with a suggestion", "[cpu]"
 }
 
 TEST_CASE("stage2.lr_schedule=cosine sets the recognizer's rate from the epoch", "[cpu]") {
-  TrainRequest r;
-  r.config = tiny_config("baseline", "cpu");
+  TrainRequest r = tiny_request("baseline", "cosine");
   r.config.stage2.epochs = 3;
   r.config.stage2.lr = 0.004;
   r.config.stage2.lr_schedule = "cosine";
-  r.data = tiny_dataset();
-  r.quiet = true;
-  r.out = fresh_dir("cosine");
   run_training(r);
   // The last epoch (e = 2 of 3) ran at 0.004 * (1 + cos(2 pi / 3)) / 2 = 0.001.
   const auto saved = load_safetensors(r.out + "/checkpoints/fold0.safetensors");
@@ -523,11 +495,7 @@ TEST_CASE("stage2.lr_schedule=cosine sets the recognizer's rate from the epoch",
 }
 
 TEST_CASE("a fresh run never deletes a person's files; --resume needs a run", "[cpu]") {
-  TrainRequest r;
-  r.config = tiny_config("baseline", "cpu");
-  r.data = tiny_dataset();
-  r.quiet = true;
-  r.out = fresh_dir("existing");
+  TrainRequest r = tiny_request("baseline", "existing");
   fs::create_directories(r.out + "/checkpoints");
   std::ofstream(r.out + "/notes.txt") << "mine";
   std::ofstream(r.out + "/checkpoints/mine.safetensors") << "mine";
@@ -633,12 +601,8 @@ TEST_CASE("train says what loading left out and whether the split is subject-ind
 }
 
 TEST_CASE("an empty validation split is an error with the numbers, before anything is written", "[cpu]") {
-  TrainRequest r;
-  r.config = tiny_config("baseline", "cpu");
+  TrainRequest r = tiny_request("baseline", "empty_val");
   r.config.protocol.val_fraction = 0.2;  // 5 parts of a fold's 4 training subjects: none validates
-  r.data = tiny_dataset();
-  r.quiet = true;
-  r.out = fresh_dir("empty_val");
   REQUIRE_THROWS_WITH(run_training(r), Catch::Contains("fold 0: the validation split is empty") &&
                                            Catch::Contains("4 training subjects") && Catch::Contains("the 5 parts") &&
                                            Catch::Contains("protocol.val_fraction 0.2"));

@@ -53,6 +53,16 @@ inline TrainConfig tiny_config(const std::string& mode, const std::string& devic
   return c;
 }
 
+// A quiet run of the tiny dataset into a fresh folder named after `name`.
+inline TrainRequest tiny_request(const std::string& mode, const std::string& name, const std::string& device = "cpu") {
+  TrainRequest r;
+  r.config = tiny_config(mode, device);
+  r.data = tiny_dataset();
+  r.quiet = true;
+  r.out = fresh_dir(name);
+  return r;
+}
+
 inline FoldData tiny_fold(const TrainConfig& config) {
   const data::Dataset dataset = load_configured_dataset(config, tiny_dataset());
   data::SplitOptions so;
