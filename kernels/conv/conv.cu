@@ -209,7 +209,7 @@ __device__ __forceinline__ void multiply_tile(const Tile& a, const Tile& b, int 
 
 template <class Problem>
 __global__ void __launch_bounds__(kGemmThreads) implicit_gemm_kernel_v2(Problem p) {
-  __shared__ GemmTiles shared;
+  FER_STATIC_SHARED(GemmTiles, shared);
   const int tid = threadIdx.x, split = blockIdx.z;
   const int m0 = blockIdx.x * kTileM, n0 = blockIdx.y * kTileN;
   const int rows = p.rows(split);

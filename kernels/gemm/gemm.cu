@@ -144,7 +144,7 @@ __global__ void __launch_bounds__((BM / kMicro) * (BN / kMicro))
     float a[kBK * BM];
     float b[kBK * BN];
   };
-  __shared__ Tiles tiles;
+  FER_STATIC_SHARED(Tiles, tiles);
   float* a_tile = tiles.a;
   float* b_tile = tiles.b;
   const int tx = threadIdx.x % (BN / kMicro), ty = threadIdx.x / (BN / kMicro);

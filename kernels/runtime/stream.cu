@@ -23,6 +23,10 @@ void throw_launch_error(cudaError_t status, const LaunchGrid& grid, dim3 block, 
           << grid.blocks.z << ", block " << block.x << "x" << block.y << "x" << block.z << ", "
           << shared_bytes << " bytes of dynamic shared memory): " << cudaGetErrorName(status)
           << " (" << cudaGetErrorString(status) << ")";
+#ifdef FER_CUDA_SIM
+  // The simulator ran the kernel already: say what failed inside it.
+  if (status == cudaErrorLaunchFailure) builder << ": " << ::fersim::last_launch_failure();
+#endif
   throw ::fer::Error(builder.message());
 }
 

@@ -28,6 +28,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -39,10 +40,10 @@
 #define __constant__
 #define __forceinline__ inline __attribute__((always_inline))
 #define __launch_bounds__(...)
-// Per-block static shared memory: the threads of a block share one OS thread, and a worker runs
-// one block at a time, so a thread-local static is exactly "one copy per running block". Like on
-// a GPU, its contents at block start are whatever the previous block left.
-#define __shared__ static thread_local
+// Static shared memory is declared with FERSIM_SHARED(T, name) (below; FER_STATIC_SHARED in the
+// project's .cu files), which the simulator can size and poison per block. A plain `__shared__`
+// declaration stops the build here with this name in the error.
+#define __shared__ fersim_declare_static_shared_memory_with_FERSIM_SHARED
 // (__restrict__ is a GCC/Clang keyword already.)
 
 namespace fersim {
@@ -213,6 +214,9 @@ void set_device_memory_limit(size_t bytes);
 // OS threads that run the blocks of a grid (default 1: blocks run in order on the launching
 // thread, which keeps float atomics deterministic and debugging simple).
 void set_worker_threads(int count);
+// What went wrong in the calling thread's last launch that failed while it ran (a deadlock, an
+// exception, a failed check such as a misaligned access), as printed to stderr; empty if none.
+const std::string& last_launch_failure();
 
 // ---- execution state read by device code ----------------------------------------------------------
 // Thread-local: the scheduler of the OS thread that runs a block sets them before resuming a
@@ -225,6 +229,13 @@ constexpr int warpSize = 32;
 
 namespace detail {
 extern constinit thread_local void* current_dynamic_shared;
+
+// The calling block's copy of the static shared variable `declaration`: `bytes` of the block's
+// static shared memory, filled with 0xFF bytes when the block first reaches the declaration.
+void* static_shared(const void* declaration, size_t bytes, size_t alignment);
+// Ends the calling CUDA thread and fails its launch with `message` (the thread's position is
+// added); called by the simulator's checks inside device code.
+[[noreturn]] void fail_kernel_thread(const std::string& message);
 
 enum class WarpOp : uint8_t { Sync, Shuffle, Ballot, Any, All, ActiveMask };
 enum class ShuffleMode : uint8_t { Index, Up, Down, Xor };
@@ -283,11 +294,25 @@ void launch(void (*kernel)(Params...), dim3 grid, dim3 block, size_t dynamic_sha
                       detail::KernelBody{invoke, &body});
 }
 
-// The current block's dynamic shared memory (the launch's dynamic_shared_bytes, 16-byte aligned).
+// The current block's dynamic shared memory (the launch's dynamic_shared_bytes, 16-byte aligned,
+// filled with 0xFF bytes at the start of every block).
 template <class T>
 T* dynamic_shared() {
   return static_cast<T*>(detail::current_dynamic_shared);
 }
+
+// The current block's copy of a static shared variable (a GPU's `__shared__ T name;`), keyed by
+// the address of a static tag of its declaration. Static and dynamic shared memory together are
+// limited as on a GPU: 48 KiB per block, or the kernel's opt-in (227 KiB at most).
+template <class T>
+T& static_shared(const void* declaration) {
+  static_assert(std::is_trivially_default_constructible_v<T>, "shared memory holds no constructed objects");
+  return *static_cast<T*>(detail::static_shared(declaration, sizeof(T), alignof(T)));
+}
+// `FERSIM_SHARED(float[16][17], tile);` declares `tile` as the block's shared array.
+#define FERSIM_SHARED(T, name)                                \
+  static constexpr char fersim_shared_tag_##name = 0;         \
+  std::type_identity_t<T>& name = ::fersim::static_shared<T>(&fersim_shared_tag_##name)
 
 // ---- synchronization ------------------------------------------------------------------------------
 inline void __syncthreads() { detail::sync_block(); }
