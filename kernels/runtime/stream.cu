@@ -1,4 +1,5 @@
-// The backend's one stream, launch errors, and synchronization (both builds).
+// The backend's one stream, the device's multiprocessor count, launch errors, and synchronization
+// (both builds).
 #include "kernels/runtime/cuda_api.h"
 #include "kernels/runtime/device_memory.h"
 #include "kernels/runtime/launch.h"
@@ -14,6 +15,16 @@ cudaStream_t current_stream() {
     return created;
   }();
   return stream;
+}
+
+int multiprocessor_count() {
+  static const int count = [] {
+    int device = 0, value = 0;
+    FER_CUDA_CHECK(cudaGetDevice(&device));
+    FER_CUDA_CHECK(cudaDeviceGetAttribute(&value, cudaDevAttrMultiProcessorCount, device));
+    return value;
+  }();
+  return count;
 }
 
 void throw_launch_error(cudaError_t status, const LaunchGrid& grid, dim3 block, size_t shared_bytes) {

@@ -8,6 +8,8 @@
 //
 // Everything runs synchronously, so a stream is only a handle, and an event records the host time
 // at which it is recorded: all work issued before it has already finished.
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -35,6 +37,8 @@ namespace {
 constinit thread_local cudaError_t last_error = cudaSuccess;
 
 constexpr size_t kAlignment = 256;
+
+std::atomic<int> multiprocessor_count{132};
 
 struct DeviceMemory {
   std::mutex mutex;
@@ -204,11 +208,23 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
     prop->maxGridSize[d] = static_cast<int>(detail::kMaxGridDim[d]);
   }
   prop->maxThreadsPerMultiProcessor = 2048;
-  prop->multiProcessorCount = 132;
+  prop->multiProcessorCount = detail::multiprocessor_count;
   prop->l2CacheSize = 50 * 1024 * 1024;
   prop->major = 9;
   prop->minor = 0;
   return cudaSuccess;
+}
+
+void set_multiprocessor_count(int count) { detail::multiprocessor_count = std::max(count, 1); }
+
+cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) {
+  if (!value) return record_error(cudaErrorInvalidValue);
+  if (device != 0) return record_error(cudaErrorInvalidDevice);
+  switch (attr) {
+    case cudaDevAttrMaxSharedMemoryPerBlock: *value = static_cast<int>(detail::kSharedMemPerBlock); return cudaSuccess;
+    case cudaDevAttrMultiProcessorCount: *value = detail::multiprocessor_count; return cudaSuccess;
+  }
+  return record_error(cudaErrorInvalidValue);
 }
 
 cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }

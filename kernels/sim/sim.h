@@ -108,6 +108,11 @@ enum cudaMemcpyKind {
   cudaMemcpyDefault = 4,  // direction inferred from the pointers
 };
 
+enum cudaDeviceAttr {
+  cudaDevAttrMaxSharedMemoryPerBlock = 8,
+  cudaDevAttrMultiProcessorCount = 16,
+};
+
 enum cudaFuncAttribute {
   cudaFuncAttributeMaxDynamicSharedMemorySize = 8,
   cudaFuncAttributePreferredSharedMemoryCarveout = 9,
@@ -154,6 +159,7 @@ cudaError_t cudaGetDeviceCount(int* count);
 cudaError_t cudaGetDevice(int* device);
 cudaError_t cudaSetDevice(int device);
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device);
+cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device);
 cudaError_t cudaDeviceSynchronize();
 
 cudaError_t cudaMalloc(void** ptr, size_t bytes);
@@ -217,6 +223,9 @@ void set_worker_threads(int count);
 // What went wrong in the calling thread's last launch that failed while it ran (a deadlock, an
 // exception, a failed check such as a misaligned access), as printed to stderr; empty if none.
 const std::string& last_launch_failure();
+// The multiprocessor count the device reports (default 132, an H200's): kernels whose grids are
+// sized from it must be right at any count.
+void set_multiprocessor_count(int count);
 
 // ---- execution state read by device code ----------------------------------------------------------
 // Thread-local: the scheduler of the OS thread that runs a block sets them before resuming a
