@@ -18,6 +18,10 @@ constexpr unsigned kMaxGridDim[3] = {2147483647u, 65535, 65535};
 // Sets the calling thread's last error when `error` is not cudaSuccess; returns `error`.
 cudaError_t record_error(cudaError_t error);
 
+// What a kernel overwrote past the end of a device allocation since the last call (the guard after
+// each allocation, kernels/sim/runtime_api.cpp); empty if nothing.
+std::string overwritten_guard();
+
 // Whether `stream` is the default stream or a live stream from cudaStreamCreate.
 bool is_known_stream(cudaStream_t stream);
 

@@ -1,5 +1,6 @@
 // Launches: CUDA's configuration checks, then the blocks of the grid, on the launching thread or
-// on a pool of worker threads that take blocks from a shared counter (set_worker_threads).
+// on a pool of worker threads that take blocks from a shared counter (set_worker_threads), then
+// the check that no allocation's guard was overwritten.
 // Also the simulator's settings (thread order, workers) and cudaFuncSetAttribute.
 #include <algorithm>
 #include <atomic>
@@ -189,6 +190,7 @@ void launch_grid(const void* kernel_key, dim3 grid, dim3 block, size_t dynamic_s
                           s.order.load(),
                           s.seed.load() + index * 0x2545f4914f6cdd1dull};
   std::string failure = run_grid(launch);
+  if (failure.empty()) failure = overwritten_guard();
   if (!failure.empty()) {
     std::fprintf(stderr, "fersim: kernel launch failed: %s\n", failure.c_str());
     last_failure = std::move(failure);

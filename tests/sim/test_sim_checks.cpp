@@ -1,6 +1,7 @@
 // The simulator's checks of what would fail or be undefined on a GPU: misaligned vector accesses,
 // shared memory over the block's limit, shared memory read before it is written (poisoned in
-// every block), shuffles from lanes that have exited or take no part. Each check has a kernel that
+// every block), shuffles from lanes that have exited or take no part, writes past the end of an
+// allocation. Each check has a kernel that
 // breaks the rule, which must fail its launch with a message naming the fault, and one that keeps
 // it, which must pass.
 #include <cstring>
@@ -81,6 +82,10 @@ __global__ void warp_sum_kernel(float* out) {
   if (threadIdx.x == 0) *out = value;
 }
 
+__global__ void fill_kernel(float* out, int n) {
+  if (static_cast<int>(threadIdx.x) < n) out[threadIdx.x] = 1.0f;
+}
+
 // The failure of the last launch, which must have failed.
 std::string launch_failure() {
   REQUIRE(cudaGetLastError() == cudaErrorLaunchFailure);
@@ -101,7 +106,7 @@ TEST_CASE("checks: a misaligned float4 load or float2 store fails the launch", "
     CHECK_THAT(failure, Catch::Contains("misaligned address"));
     CHECK_THAT(failure, Catch::Contains("struct float4'"));
     CHECK_THAT(failure, Catch::Contains("16-byte alignment"));
-    CHECK_THAT(failure, Catch::Contains("test_sim_checks.cpp:20"));
+    CHECK_THAT(failure, Catch::Contains("tests/sim/test_sim_checks.cpp:"));  // file and line of the load
     CHECK_THAT(failure, Catch::Contains("thread (0,0,0)"));
   }
   SECTION("a float2 store") {
@@ -187,4 +192,17 @@ TEST_CASE("checks: a shuffle from a lane that has exited, does not exist or take
     const std::string failure = launch_failure();
     CHECK_THAT(failure, Catch::Contains("which is not in the shuffle's group (mask 0xffff"));
   }
+}
+
+TEST_CASE("checks: a kernel that writes past the end of an allocation fails", "[cuda-sim]") {
+  SimDefaults defaults;
+  float* out = nullptr;
+  REQUIRE(cudaMalloc(&out, 10 * sizeof(float)) == cudaSuccess);
+  launch(fill_kernel, dim3(1), dim3(32), 0, nullptr, out, 10);
+  REQUIRE(cudaGetLastError() == cudaSuccess);
+  launch(fill_kernel, dim3(1), dim3(32), 0, nullptr, out, 11);
+  CHECK_THAT(launch_failure(), Catch::Contains("bytes up to 4 past the end of the 40-byte allocation"));
+  launch(fill_kernel, dim3(1), dim3(32), 0, nullptr, out, 10);  // reported once, then the guard is whole again
+  REQUIRE(cudaGetLastError() == cudaSuccess);
+  REQUIRE(cudaFree(out) == cudaSuccess);
 }
