@@ -10,10 +10,13 @@
 //     a capacity), copies, memsets, streams, events with timings, device properties, function
 //     attributes;
 //   - device code: the qualifiers as macros, threadIdx/blockIdx/blockDim/gridDim (thread-local
-//     variables the scheduler sets before resuming a CUDA thread), __shared__ (per-block static
-//     shared memory), dynamic shared memory through dynamic_shared<T>(), __syncthreads, warp
+//     variables the scheduler sets before resuming a CUDA thread), static shared memory through
+//     FERSIM_SHARED, dynamic shared memory through dynamic_shared<T>(), __syncthreads, warp
 //     shuffles and votes, atomics, fences and math intrinsics;
-//   - launch(kernel, grid, block, dynamic_shared_bytes, stream, args...): the <<<...>>> launch.
+//   - launch(kernel, grid, block, dynamic_shared_bytes, stream, args...): the <<<...>>> launch;
+//   - checks that fail a launch where a GPU would fault or be undefined: misaligned accesses,
+//     shared memory over the block's limit, shuffles from lanes outside the group, writes past
+//     the end of an allocation (docs/simulator.md).
 //
 // Execution model: every CUDA thread is a fiber with its own small stack; the threads of a block
 // run cooperatively on one OS thread; blocks run one after another on the launching thread, or on
