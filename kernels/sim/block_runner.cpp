@@ -254,6 +254,7 @@ void* BlockRunner::static_shared(const void* declaration, size_t bytes, size_t a
   for (const StaticSharedVariable& variable : static_shared_variables_) {
     if (variable.declaration == declaration) return arena + variable.offset;
   }
+  if (alignment > alignof(double2)) fail_current_thread("a static shared variable aligned to more than 16 bytes");
   const size_t offset = (static_shared_bytes_ + alignment - 1) / alignment * alignment;
   const size_t static_bytes = offset + bytes;
   const size_t dynamic_bytes = launch_->dynamic_shared_bytes;
