@@ -30,7 +30,7 @@ __device__ __forceinline__ T warp_sum(T value) {
 // blockDim.x is a multiple of 32. Two barriers: a second call may follow at once (it writes
 // scratch[0..31] only after every thread passed this call's second barrier, i.e. read scratch[32]).
 __device__ inline double block_sum(double value) {
-  __shared__ double scratch[33];
+  FER_STATIC_SHARED(double[33], scratch);
   const unsigned lane = threadIdx.x % warpSize, warp = threadIdx.x / warpSize;
   value = warp_sum(value);
   if (lane == 0) scratch[warp] = value;

@@ -209,7 +209,7 @@ __device__ __forceinline__ void multiply_tile(const Tile& a, const Tile& b, int 
 
 template <class Problem>
 __global__ void __launch_bounds__(kGemmThreads) implicit_gemm_kernel_v2(Problem p) {
-  __shared__ GemmTiles shared;
+  FER_STATIC_SHARED(GemmTiles, shared);
   const int tid = threadIdx.x, split = blockIdx.z;
   const int m0 = blockIdx.x * kTileM, n0 = blockIdx.y * kTileN;
   const int rows = p.rows(split);
@@ -526,12 +526,12 @@ void backward_data_v2(const Dims& d, const float* dy, const float* w, float* dx)
   launch_gemm_v2(BackwardDataProblem{d, dy, w, dx}, rows, d.C, phases);
 }
 
-// Splits of the batch for the filter gradient: enough blocks for ~2 waves on 132 SMs, with at
-// least 256 reduction steps per split.
+// Splits of the batch for the filter gradient: enough blocks for ~2 waves on the device's SMs,
+// with at least 256 reduction steps per split.
 int filter_gradient_splits(const Dims& d) {
-  constexpr int kWantedBlocks = 2 * 132;
+  const int wanted_blocks = 2 * multiprocessor_count();
   const int tiles = static_cast<int>(blocks_for(d.K, kTileM) * blocks_for(d.C * d.R * d.S, kTileN));
-  const int by_grid = std::max(1, kWantedBlocks / tiles);
+  const int by_grid = std::max(1, wanted_blocks / tiles);
   const int by_work = std::max(1, d.N * d.OH * d.OW / 256);
   const int wanted = std::min({d.N, by_grid, by_work});
   const int images_per_split = (d.N + wanted - 1) / wanted;

@@ -16,8 +16,9 @@
 //   halves BM/2 apart makes the shared-memory reads of a quarter-warp 8 consecutive float4
 //   (no bank conflicts) and the global stores 16-byte runs. 64x64 tiles take 64 threads,
 //   128x128 tiles 256 threads (8 KB of shared memory either way, so many blocks per SM).
-//   Automatic choice: 128x128 when that still gives at least one tile per SM, else 64x64.
-//   Split-K: when the tiles are fewer than kFullGpuBlocks and K is long (linear layers at batch
+//   Automatic choice: 128x128 when that still gives at least one tile per SM, else 64x64 (the
+//   SM count is the device's, multiprocessor_count()).
+//   Split-K: when the tiles are fewer than the SMs and K is long (linear layers at batch
 //   32: M = 32), blockIdx.z takes a range of K of at least kMinSplitK, writes its partial tile to
 //   a workspace, and a second kernel adds the partials in order of z (deterministic, no atomics)
 //   and applies alpha, beta and the bias.
@@ -48,7 +49,6 @@ namespace {
 constexpr int kBK = 8;                // K per shared-memory step of v2
 constexpr int kMicro = 8;             // each v2 thread computes kMicro x kMicro outputs
 constexpr int kNaiveSide = 16;        // v1 blocks are 16 x 16 threads
-constexpr int64_t kFullGpuBlocks = 132;  // an H200's SMs: fewer tiles than this leave SMs idle
 constexpr int64_t kMinSplitK = 128;      // split-K ranges are at least this long (16 BK steps)
 constexpr int kThreads = 256;
 
@@ -144,7 +144,7 @@ __global__ void __launch_bounds__((BM / kMicro) * (BN / kMicro))
     float a[kBK * BM];
     float b[kBK * BN];
   };
-  __shared__ Tiles tiles;
+  FER_STATIC_SHARED(Tiles, tiles);
   float* a_tile = tiles.a;
   float* b_tile = tiles.b;
   const int tx = threadIdx.x % (BN / kMicro), ty = threadIdx.x / (BN / kMicro);
@@ -230,9 +230,9 @@ void run_tiled(const GemmArgs& g) {
   const int64_t tiles_n = ceil_div(g.N, BN), tiles_m = ceil_div(g.M, BM);
   FER_CHECK(tiles_m <= 65535) << "gemm: M=" << g.M << " needs " << tiles_m << " row tiles, over the grid's 65535";
   // Split K only where it adds blocks to a GPU the tiles leave idle, in whole BK steps.
+  const int64_t sms = multiprocessor_count();
   int64_t splits = 1;
-  if (tiles_n * tiles_m < kFullGpuBlocks)
-    splits = std::max<int64_t>(1, std::min(2 * kFullGpuBlocks / (tiles_n * tiles_m), g.K / kMinSplitK));
+  if (tiles_n * tiles_m < sms) splits = std::max<int64_t>(1, std::min(2 * sms / (tiles_n * tiles_m), g.K / kMinSplitK));
   const int64_t k_chunk = std::max<int64_t>(kBK, ceil_div(ceil_div(g.K, splits), kBK) * kBK);
   splits = std::max<int64_t>(1, ceil_div(g.K, k_chunk));
   const VectorOk vec{aligned16(g.A) && g.lda % 4 == 0, aligned16(g.B) && g.ldb % 4 == 0,
@@ -277,7 +277,7 @@ void run_gemm(const GemmArgs& g) {
     case 2: run_tiled<64, 64>(g); break;
     case 3: run_tiled<128, 128>(g); break;
     default:
-      if (ceil_div(g.M, 128) * ceil_div(g.N, 128) >= kFullGpuBlocks) {
+      if (ceil_div(g.M, 128) * ceil_div(g.N, 128) >= multiprocessor_count()) {
         run_tiled<128, 128>(g);
       } else {
         run_tiled<64, 64>(g);

@@ -38,7 +38,7 @@ namespace {
 
 constexpr int kThreads = 256;
 constexpr int kSharedBytes = 48 * 1024;  // class sums per block, without opting in to more
-constexpr int64_t kTargetBlocks = 264;   // about two blocks per SM of an H200
+constexpr int64_t kBlocksPerSm = 2;      // class-sum blocks wanted per SM of the device
 constexpr int64_t kMinSliceRows = 16;
 
 // The class of a label, or -1 when it is not an integer in [0, classes).
@@ -215,22 +215,24 @@ __global__ void rdbp_backward_kernel_vec4(const float* rows, const float* labels
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
+// The most slices class_sums may write for n rows (its workspace size): about kBlocksPerSm blocks
+// per SM in all, each slice at least kMinSliceRows rows.
+int64_t max_slices(int64_t num_rows, int64_t dim, int threads) {
+  const int64_t target_blocks = kBlocksPerSm * multiprocessor_count();
+  return std::clamp<int64_t>(std::min(ceil_div(target_blocks, ceil_div(dim, threads)), ceil_div(num_rows, kMinSliceRows)), 1, 65535);
+}
+
 // Per-class sums of one set of rows, in slices; returns the number of slices written.
 int64_t class_sums(const float* rows, const float* labels, int64_t num_rows, const RdbpShape& s, double* partials,
                    int threads) {
   const int64_t column_blocks = ceil_div(s.dim, threads);
-  const int64_t slices = std::clamp<int64_t>(std::min(ceil_div(kTargetBlocks, column_blocks), ceil_div(num_rows, kMinSliceRows)), 1, 65535);
+  const int64_t slices = max_slices(num_rows, s.dim, threads);
   const int64_t slice_rows = std::max<int64_t>(1, ceil_div(num_rows, slices));
   const int64_t used = std::max<int64_t>(1, ceil_div(num_rows, slice_rows));
   launch_kernel(rdbp_class_sums_kernel, dim3(static_cast<unsigned>(column_blocks), static_cast<unsigned>(used)),
                 threads, static_cast<size_t>(threads) * s.num_classes * sizeof(double), rows, labels, num_rows, s.dim,
                 s.num_classes, slice_rows, partials);
   return used;
-}
-
-// The most slices class_sums may write for n rows (its workspace size).
-int64_t max_slices(int64_t num_rows, int64_t dim, int threads) {
-  return std::clamp<int64_t>(std::min(ceil_div(kTargetBlocks, ceil_div(dim, threads)), ceil_div(num_rows, kMinSliceRows)), 1, 65535);
 }
 
 void launch_backward(const float* rows, const float* labels, int64_t num_rows, const RdbpShape& s,

@@ -6,6 +6,9 @@
 //     unqualified calls (cudaMalloc, threadIdx, __syncthreads, ...) resolve to the simulator.
 //
 // It also defines
+//   FER_STATIC_SHARED(T, name)   a static shared variable, `__shared__ T name;` (T may be an array
+//                                type: FER_STATIC_SHARED(double[33], scratch)); on the simulator
+//                                the block's copy, sized against the block's limit and poisoned;
 //   FER_DYNAMIC_SHARED(T, name)  the block's dynamic shared memory as `T* name` / `T name[]`;
 //   FER_CUDA_CHECK(expr)         for every CUDA (and, through kernels/runtime/vendor.h, cuBLAS and
 //                                cuDNN) call: a failing status throws fer::Error naming the
@@ -19,10 +22,14 @@
 namespace fer::cudasim {
 using namespace ::fersim;
 }
-// The simulator hands each block its dynamic shared buffer through a function.
+// The simulator hands each block its shared memory through functions.
+#define FER_STATIC_SHARED(T, name) FERSIM_SHARED(T, name)
 #define FER_DYNAMIC_SHARED(T, name) T* name = ::fersim::dynamic_shared<T>()
 #else
 #include <cuda_runtime.h>
+
+#include <type_traits>
+#define FER_STATIC_SHARED(T, name) __shared__ std::type_identity_t<T> name
 // `extern __shared__ T name[]` with different T in two kernels of one file is an error (one
 // symbol, two types), so the buffer is declared as bytes, aligned for any element type, and cast.
 #define FER_DYNAMIC_SHARED(T, name)                                   \

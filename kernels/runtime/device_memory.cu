@@ -7,8 +7,14 @@
 // every kernel and copy runs on the one stream, in order, so the next user of the block runs
 // after the last user of its previous owner. Blocks are never split or merged.
 // Out of memory: the cache is released (after a stream synchronize) and cudaMalloc retried once.
+// Without the cache (set_device_memory_caching(false), or FER_ALLOC_NO_CACHE=1 in the environment
+// when the allocator starts): every request is one cudaMalloc of exactly its size and every free
+// one cudaFree at once, so that compute-sanitizer and the simulator's AddressSanitizer build see
+// an access past a tensor's end, which the rounding and reuse of cached blocks would hide.
 // One mutex guards the allocator: tensors may be freed on any host thread.
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -29,12 +35,17 @@ size_t rounded_size(size_t bytes) {
   return std::max<size_t>(1, (bytes + unit - 1) / unit) * unit;  // 0 bytes still gets a block
 }
 
+bool caching_requested_by_environment() {
+  const char* no_cache = std::getenv("FER_ALLOC_NO_CACHE");
+  return no_cache == nullptr || std::strcmp(no_cache, "1") != 0;
+}
+
 class CachingAllocator {
  public:
   void* allocate(size_t bytes) {
-    const size_t size = rounded_size(bytes);
     std::lock_guard<std::mutex> lock(mutex_);
-    void* ptr = take_cached_block(size);
+    const size_t size = caching_ ? rounded_size(bytes) : std::max<size_t>(bytes, 1);
+    void* ptr = caching_ ? take_cached_block(size) : nullptr;
     if (!ptr) ptr = malloc_with_retry(bytes, size);
     live_blocks_.emplace(ptr, size);
     stats_.allocated_bytes += size;
@@ -50,9 +61,19 @@ class CachingAllocator {
         << "device_free: " << ptr << " was not returned by device_alloc (or was freed twice)";
     const size_t size = it->second;
     live_blocks_.erase(it);
-    free_blocks_.emplace(size, ptr);
     stats_.allocated_bytes -= size;
-    stats_.cached_bytes += size;
+    if (caching_) {
+      free_blocks_.emplace(size, ptr);
+      stats_.cached_bytes += size;
+    } else {
+      FER_CUDA_CHECK(cudaFree(ptr));
+    }
+  }
+
+  void set_caching(bool enabled) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    caching_ = enabled;
+    if (!enabled) release_cache_locked();
   }
 
   void release_cache() {
@@ -118,6 +139,7 @@ class CachingAllocator {
   std::multimap<size_t, void*> free_blocks_;      // size -> block, for best fit
   std::unordered_map<void*, size_t> live_blocks_;  // block -> size
   DeviceMemoryStats stats_;
+  bool caching_ = caching_requested_by_environment();
 };
 
 // Never destroyed: tensors in static objects may be freed after it would have been.
@@ -137,6 +159,7 @@ void* device_alloc(size_t bytes) { return allocator().allocate(bytes); }
 void device_free(void* ptr) { allocator().free(ptr); }
 DeviceMemoryStats device_memory_stats() { return allocator().stats(); }
 void release_cached_device_memory() { allocator().release_cache(); }
+void set_device_memory_caching(bool enabled) { allocator().set_caching(enabled); }
 void reset_peak_device_memory() { allocator().reset_peak(); }
 
 void copy_host_to_device(void* dst, const void* src, size_t bytes) {

@@ -34,6 +34,11 @@ struct LaunchGrid {
       : blocks(grid_x), where(site) {}
 };
 
+// The device's multiprocessor count, queried once: grids meant to fill the GPU (split-K, batch
+// splits) are sized from it. Kernels give correct results at any count; the split of a sum, and so
+// its rounding, may differ between devices with different counts.
+int multiprocessor_count();
+
 // Blocks of `threads_per_block` threads that cover n elements (one element per thread).
 inline unsigned blocks_for(int64_t n, int threads_per_block) {
   FER_CHECK(n >= 0 && threads_per_block > 0)

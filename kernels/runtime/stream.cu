@@ -1,4 +1,5 @@
-// The backend's one stream, launch errors, and synchronization (both builds).
+// The backend's one stream, the device's multiprocessor count, launch errors, and synchronization
+// (both builds).
 #include "kernels/runtime/cuda_api.h"
 #include "kernels/runtime/device_memory.h"
 #include "kernels/runtime/launch.h"
@@ -16,6 +17,16 @@ cudaStream_t current_stream() {
   return stream;
 }
 
+int multiprocessor_count() {
+  static const int count = [] {
+    int device = 0, value = 0;
+    FER_CUDA_CHECK(cudaGetDevice(&device));
+    FER_CUDA_CHECK(cudaDeviceGetAttribute(&value, cudaDevAttrMultiProcessorCount, device));
+    return value;
+  }();
+  return count;
+}
+
 void throw_launch_error(cudaError_t status, const LaunchGrid& grid, dim3 block, size_t shared_bytes) {
   ::fer::detail::ErrorBuilder builder(grid.where.file_name(), static_cast<int>(grid.where.line()),
                                       nullptr);
@@ -23,6 +34,10 @@ void throw_launch_error(cudaError_t status, const LaunchGrid& grid, dim3 block, 
           << grid.blocks.z << ", block " << block.x << "x" << block.y << "x" << block.z << ", "
           << shared_bytes << " bytes of dynamic shared memory): " << cudaGetErrorName(status)
           << " (" << cudaGetErrorString(status) << ")";
+#ifdef FER_CUDA_SIM
+  // The simulator ran the kernel already: say what failed inside it.
+  if (status == cudaErrorLaunchFailure) builder << ": " << ::fersim::last_launch_failure();
+#endif
   throw ::fer::Error(builder.message());
 }
 

@@ -19,6 +19,16 @@
 // __activemask is a warp operation too: after a sweep, when every thread is suspended, the lanes
 // of a warp that wait at it form its result.
 //
+// Shared memory. Each runner owns one block's static shared memory (an arena of 48 KiB, the
+// GPU's static limit, handed out per declaration when the block first reaches it) and its dynamic
+// shared buffer; both are filled with 0xFF bytes (NaN) for every block, so a kernel that reads
+// shared memory it did not write in this block sees garbage, as it may on a GPU.
+//
+// Checks that fail the launch with a message naming the thread: static plus dynamic shared
+// memory over the launch's limit; a shuffle that reads a lane that has exited, does not exist or
+// is not in the group (undefined on a GPU); a failure raised by device code (fail_kernel_thread,
+// e.g. a misaligned access, kernels/sim/misaligned_access.cpp).
+//
 // Layout: thread linear index i = x + y*blockDim.x + z*blockDim.x*blockDim.y, warp = i / 32,
 // lane = i % 32, as on a GPU.
 #include <algorithm>
@@ -121,6 +131,8 @@ class BlockRunner {
   unsigned current_lane() const { return static_cast<unsigned>(current_ - threads_.data()) % warpSize; }
   unsigned live_lanes(unsigned warp) const;
   bool in_kernel() const { return current_ != nullptr; }
+  void* static_shared(const void* declaration, size_t bytes, size_t alignment);
+  [[noreturn]] void fail_current_thread(const std::string& message);
 
  private:
   static void thread_main(void* arg);
@@ -134,13 +146,21 @@ class BlockRunner {
   void complete_warp_op(unsigned warp, unsigned group);
   void release_barrier();
   std::string deadlock_report() const;
+  std::string bad_shuffle_report(const CudaThread& thread, unsigned group, unsigned live) const;
+
+  struct StaticSharedVariable {
+    const void* declaration;
+    size_t offset;
+  };
 
   std::vector<FiberStack> stacks_;  // pooled: kept across blocks and launches
   std::vector<unsigned> free_stacks_;  // LIFO, so that the next thread gets the stack still in cache
   std::vector<CudaThread> threads_;
   std::vector<unsigned> order_;
   std::vector<double2> dynamic_shared_;  // 16-byte aligned
-  uint64_t dynamic_shared_launch_ = ~uint64_t{0};
+  std::vector<double2> static_shared_ = std::vector<double2>(kSharedMemPerBlock / sizeof(double2));
+  std::vector<StaticSharedVariable> static_shared_variables_;  // of the running block
+  size_t static_shared_bytes_ = 0;                             // of the running block
   Context scheduler_;
   const GridLaunch* launch_ = nullptr;
   CudaThread* current_ = nullptr;
@@ -217,18 +237,48 @@ void BlockRunner::start_block(const GridLaunch& launch, uint64_t linear_block) {
   blockDim = launch.block;
   gridDim = launch.grid;
   prepare_dynamic_shared(launch);
+  static_shared_variables_.clear();
+  static_shared_bytes_ = 0;
 }
 
-// Like a GPU's, dynamic shared memory starts with garbage: a NaN pattern (0xFF bytes) at the first
-// block of each launch, then what the previous block left.
+// Like a GPU's, dynamic shared memory starts with garbage: a NaN pattern (0xFF bytes) in every block.
 void BlockRunner::prepare_dynamic_shared(const GridLaunch& launch) {
   const size_t elements = (launch.dynamic_shared_bytes + sizeof(double2) - 1) / sizeof(double2);
   if (dynamic_shared_.size() < elements) dynamic_shared_.resize(elements);
-  if (elements > 0 && dynamic_shared_launch_ != launch.launch_index) {
-    std::memset(static_cast<void*>(dynamic_shared_.data()), 0xFF, elements * sizeof(double2));
-    dynamic_shared_launch_ = launch.launch_index;
-  }
+  std::memset(static_cast<void*>(dynamic_shared_.data()), 0xFF, elements * sizeof(double2));
   current_dynamic_shared = dynamic_shared_.data();
+}
+
+void* BlockRunner::static_shared(const void* declaration, size_t bytes, size_t alignment) {
+  char* arena = reinterpret_cast<char*>(static_shared_.data());
+  for (const StaticSharedVariable& variable : static_shared_variables_) {
+    if (variable.declaration == declaration) return arena + variable.offset;
+  }
+  if (alignment > alignof(double2)) fail_current_thread("a static shared variable aligned to more than 16 bytes");
+  const size_t offset = (static_shared_bytes_ + alignment - 1) / alignment * alignment;
+  const size_t static_bytes = offset + bytes;
+  const size_t dynamic_bytes = launch_->dynamic_shared_bytes;
+  if (static_bytes > kSharedMemPerBlock || static_bytes + dynamic_bytes > launch_->shared_limit) {
+    std::ostringstream message;
+    message << "shared memory over the block's limit: " << static_bytes << " bytes of static shared memory (with the "
+            << bytes << "-byte variable just declared) + " << dynamic_bytes << " bytes of dynamic shared memory; "
+            << "static shared memory may take " << kSharedMemPerBlock << " bytes, static + dynamic "
+            << launch_->shared_limit << " bytes for this kernel (48 KiB, or 227 KiB once it opted in with "
+            << "cudaFuncAttributeMaxDynamicSharedMemorySize)";
+    fail_current_thread(message.str());
+  }
+  static_shared_variables_.push_back({declaration, offset});
+  static_shared_bytes_ = static_bytes;
+  std::memset(arena + offset, 0xFF, bytes);
+  return arena + offset;
+}
+
+void BlockRunner::fail_current_thread(const std::string& message) {
+  CudaThread& self = *current_;
+  if (failure_.empty()) failure_ = "thread " + describe(self.index) + ": " + message;
+  self.state = ThreadState::Done;
+  switch_context(self.context, scheduler_, /*finished=*/true);
+  __builtin_unreachable();
 }
 
 void BlockRunner::sweep() {
@@ -340,9 +390,20 @@ bool BlockRunner::release_warp_groups() {
   return released;
 }
 
+// A shuffle may read its own value (a source out of its segment, as CUDA defines) or a lane of
+// its group; any other lane's value is undefined on a GPU, and fails the launch here.
 void BlockRunner::complete_warp_op(unsigned warp, unsigned group) {
   CudaThread* lanes = &threads_[size_t{warp} * warpSize];
   const WarpOp op = lanes[__builtin_ctz(group)].op;
+  if (op == WarpOp::Shuffle) {
+    for (unsigned rest = group; rest != 0; rest &= rest - 1) {
+      const CudaThread& thread = lanes[__builtin_ctz(rest)];
+      if (thread.source_lane >= 0 && (group >> thread.source_lane & 1u) == 0) {
+        if (failure_.empty()) failure_ = bad_shuffle_report(thread, group, live_lanes(warp));
+        return;
+      }
+    }
+  }
   unsigned ballot = 0;
   for (unsigned rest = group; rest != 0; rest &= rest - 1) {
     const int lane = __builtin_ctz(rest);
@@ -351,12 +412,9 @@ void BlockRunner::complete_warp_op(unsigned warp, unsigned group) {
   for (unsigned rest = group; rest != 0; rest &= rest - 1) {
     CudaThread& thread = lanes[__builtin_ctz(rest)];
     switch (op) {
-      case WarpOp::Shuffle: {
-        const int source = thread.source_lane;
-        const bool readable = source >= 0 && (group >> source & 1u) != 0;
-        thread.result = readable ? lanes[source].value : thread.value;
+      case WarpOp::Shuffle:
+        thread.result = thread.source_lane >= 0 ? lanes[thread.source_lane].value : thread.value;
         break;
-      }
       case WarpOp::Ballot: thread.result = ballot; break;
       case WarpOp::Any: thread.result = ballot != 0; break;
       case WarpOp::All: thread.result = ballot == group; break;
@@ -392,6 +450,26 @@ std::string BlockRunner::deadlock_report() const {
   return report.str();
 }
 
+std::string BlockRunner::bad_shuffle_report(const CudaThread& thread, unsigned group, unsigned live) const {
+  const size_t index = static_cast<size_t>(&thread - threads_.data());
+  const unsigned warp = static_cast<unsigned>(index / warpSize);
+  const size_t warp_lanes = std::min<size_t>(warpSize, threads_.size() - size_t{warp} * warpSize);
+  const auto source = static_cast<unsigned>(thread.source_lane);
+  std::ostringstream report;
+  report << "thread " << describe(thread.index) << " (warp " << warp << ", lane " << index % warpSize
+         << ") shuffles from lane " << source << ", which ";
+  if (source >= warp_lanes) {
+    report << "does not exist (the warp has " << warp_lanes << " lanes)";
+  } else if ((live >> source & 1u) == 0) {
+    report << "has exited";
+  } else {
+    report << "is not in the shuffle's group (mask 0x" << std::hex << thread.mask << ", lanes taking part 0x"
+           << group << ")";
+  }
+  report << ": the value read is undefined on a GPU";
+  return report.str();
+}
+
 }  // namespace
 
 std::string run_block(const GridLaunch& launch, uint64_t linear_block) {
@@ -400,6 +478,14 @@ std::string run_block(const GridLaunch& launch, uint64_t linear_block) {
 }
 
 void sync_block() { runner_in_kernel("__syncthreads").suspend(ThreadState::AtBarrier); }
+
+bool in_kernel_thread() { return active_runner && active_runner->in_kernel(); }
+
+void* static_shared(const void* declaration, size_t bytes, size_t alignment) {
+  return runner_in_kernel("static shared memory").static_shared(declaration, bytes, alignment);
+}
+
+void fail_kernel_thread(const std::string& message) { runner_in_kernel("a device-side check").fail_current_thread(message); }
 
 uint64_t warp_collective(WarpOp op, unsigned mask, uint64_t value) {
   return runner_in_kernel("a warp-level operation").wait_at_warp_op(op, mask, value, -1);

@@ -1,5 +1,6 @@
 // Launches: CUDA's configuration checks, then the blocks of the grid, on the launching thread or
-// on a pool of worker threads that take blocks from a shared counter (set_worker_threads).
+// on a pool of worker threads that take blocks from a shared counter (set_worker_threads), then
+// the check that no allocation's guard was overwritten.
 // Also the simulator's settings (thread order, workers) and cudaFuncSetAttribute.
 #include <algorithm>
 #include <atomic>
@@ -7,6 +8,7 @@
 #include <cstdio>
 #include <map>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -43,6 +45,14 @@ size_t max_dynamic_shared(const void* kernel) {
   return it == attributes.max_dynamic_shared.end() ? kSharedMemPerBlock : it->second;
 }
 
+// Static + dynamic shared memory a block of `kernel` may take: a kernel that opted in to more
+// dynamic shared memory may use up to the device's opt-in limit in all.
+size_t shared_memory_limit(const void* kernel) {
+  FunctionAttributes& attributes = function_attributes();
+  std::lock_guard lock(attributes.mutex);
+  return attributes.max_dynamic_shared.contains(kernel) ? kSharedMemPerBlockOptin : kSharedMemPerBlock;
+}
+
 cudaError_t check_configuration(const void* kernel, dim3 grid, dim3 block, size_t dynamic_shared_bytes,
                                 cudaStream_t stream) {
   const unsigned block_dims[3] = {block.x, block.y, block.z};
@@ -56,6 +66,8 @@ cudaError_t check_configuration(const void* kernel, dim3 grid, dim3 block, size_
   if (!is_known_stream(stream)) return cudaErrorInvalidResourceHandle;
   return cudaSuccess;
 }
+
+thread_local std::string last_failure;
 
 // Worker threads besides the launching one. Each grid is shared out block by block.
 class WorkerPool {
@@ -170,11 +182,18 @@ void launch_grid(const void* kernel_key, dim3 grid, dim3 block, size_t dynamic_s
   }
   Settings& s = settings();
   const uint64_t index = s.launches++;
-  const GridLaunch launch{grid, block, dynamic_shared_bytes, body, s.order.load(), s.seed.load() + index * 0x2545f4914f6cdd1dull,
-                          index};
-  const std::string failure = run_grid(launch);
+  const GridLaunch launch{grid,
+                          block,
+                          dynamic_shared_bytes,
+                          shared_memory_limit(kernel_key),
+                          body,
+                          s.order.load(),
+                          s.seed.load() + index * 0x2545f4914f6cdd1dull};
+  std::string failure = run_grid(launch);
+  if (failure.empty()) failure = overwritten_guard();
   if (!failure.empty()) {
     std::fprintf(stderr, "fersim: kernel launch failed: %s\n", failure.c_str());
+    last_failure = std::move(failure);
     record_error(cudaErrorLaunchFailure);
   }
 }
@@ -189,6 +208,8 @@ void set_thread_order(ThreadOrder order, uint64_t seed) {
 }
 
 ThreadOrder thread_order() { return detail::settings().order.load(); }
+
+const std::string& last_launch_failure() { return detail::last_failure; }
 
 void set_worker_threads(int count) {
   detail::Pool& p = detail::pool();

@@ -5,15 +5,22 @@
 // pointer it never returned. The table also counts bytes against a capacity
 // (set_device_memory_limit), which makes out-of-memory paths testable. New allocations are filled
 // with 0xFF bytes (NaN as float), so that reading memory nobody wrote shows up in results.
+// Each allocation is followed by a guard of kGuardBytes of a fixed pattern, checked after every
+// launch (overwritten_guard): a kernel that writes past the end of an allocation fails its launch.
+// Under AddressSanitizer the guard is left out: ASan's own redzones see reads past the end too.
 //
 // Everything runs synchronously, so a stream is only a handle, and an event records the host time
 // at which it is recorded: all work issued before it has already finished.
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
 #include <set>
+#include <sstream>
+#include <string>
 
 #include "kernels/sim/internal.h"
 
@@ -35,6 +42,14 @@ namespace {
 constinit thread_local cudaError_t last_error = cudaSuccess;
 
 constexpr size_t kAlignment = 256;
+#if defined(__SANITIZE_ADDRESS__)
+constexpr size_t kGuardBytes = 0;
+#else
+constexpr size_t kGuardBytes = 64;
+#endif
+constexpr unsigned char kGuardPattern = 0xA5;
+
+std::atomic<int> multiprocessor_count{132};
 
 struct DeviceMemory {
   std::mutex mutex;
@@ -97,11 +112,31 @@ HandleTable<EventState>& events() {
 
 bool is_known_event(cudaEvent_t event) { return events().contains(event); }
 
+// Exactly `bytes` (not rounded up), so that AddressSanitizer (the FER_SANITIZE build) reports an
+// access one byte past the end.
 void* aligned_allocation(size_t bytes) {
-  return std::aligned_alloc(kAlignment, (bytes + kAlignment - 1) / kAlignment * kAlignment);
+  void* block = nullptr;
+  return posix_memalign(&block, kAlignment, bytes) == 0 ? block : nullptr;
 }
 
 }  // namespace
+
+std::string overwritten_guard() {
+  DeviceMemory& m = memory();
+  std::lock_guard lock(m.mutex);
+  for (const auto& [start, bytes] : m.allocations) {
+    auto* guard = reinterpret_cast<unsigned char*>(const_cast<char*>(start)) + bytes;
+    size_t written = kGuardBytes;
+    while (written > 0 && guard[written - 1] == kGuardPattern) --written;
+    if (written == 0) continue;
+    std::memset(guard, kGuardPattern, kGuardBytes);  // reported once
+    std::ostringstream report;
+    report << "a write past the end of device memory: bytes up to " << written << " past the end of the " << bytes
+           << "-byte allocation at " << static_cast<const void*>(start) << " were overwritten";
+    return report.str();
+  }
+  return {};
+}
 
 cudaError_t record_error(cudaError_t error) {
   if (error != cudaSuccess) last_error = error;
@@ -204,11 +239,23 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
     prop->maxGridSize[d] = static_cast<int>(detail::kMaxGridDim[d]);
   }
   prop->maxThreadsPerMultiProcessor = 2048;
-  prop->multiProcessorCount = 132;
+  prop->multiProcessorCount = detail::multiprocessor_count;
   prop->l2CacheSize = 50 * 1024 * 1024;
   prop->major = 9;
   prop->minor = 0;
   return cudaSuccess;
+}
+
+void set_multiprocessor_count(int count) { detail::multiprocessor_count = std::max(count, 1); }
+
+cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) {
+  if (!value) return record_error(cudaErrorInvalidValue);
+  if (device != 0) return record_error(cudaErrorInvalidDevice);
+  switch (attr) {
+    case cudaDevAttrMaxSharedMemoryPerBlock: *value = static_cast<int>(detail::kSharedMemPerBlock); return cudaSuccess;
+    case cudaDevAttrMultiProcessorCount: *value = detail::multiprocessor_count; return cudaSuccess;
+  }
+  return record_error(cudaErrorInvalidValue);
 }
 
 cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
@@ -230,14 +277,17 @@ cudaError_t cudaMalloc(void** ptr, size_t bytes) {
     if (bytes > m.limit - m.used) return record_error(cudaErrorMemoryAllocation);
     m.used += bytes;  // reserved before the (unlocked) allocation, so that racing callers see it
   }
-  void* block = detail::aligned_allocation(bytes);
-  if (block) std::memset(block, 0xFF, bytes);
+  auto* block = static_cast<unsigned char*>(detail::aligned_allocation(bytes + detail::kGuardBytes));
+  if (block) {
+    std::memset(block, 0xFF, bytes);
+    std::memset(block + bytes, detail::kGuardPattern, detail::kGuardBytes);
+  }
   std::lock_guard lock(m.mutex);
   if (!block) {
     m.used -= bytes;
     return record_error(cudaErrorMemoryAllocation);
   }
-  m.allocations.emplace(static_cast<const char*>(block), bytes);
+  m.allocations.emplace(reinterpret_cast<const char*>(block), bytes);
   *ptr = block;
   return cudaSuccess;
 }

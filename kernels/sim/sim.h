@@ -10,10 +10,13 @@
 //     a capacity), copies, memsets, streams, events with timings, device properties, function
 //     attributes;
 //   - device code: the qualifiers as macros, threadIdx/blockIdx/blockDim/gridDim (thread-local
-//     variables the scheduler sets before resuming a CUDA thread), __shared__ (per-block static
-//     shared memory), dynamic shared memory through dynamic_shared<T>(), __syncthreads, warp
+//     variables the scheduler sets before resuming a CUDA thread), static shared memory through
+//     FERSIM_SHARED, dynamic shared memory through dynamic_shared<T>(), __syncthreads, warp
 //     shuffles and votes, atomics, fences and math intrinsics;
-//   - launch(kernel, grid, block, dynamic_shared_bytes, stream, args...): the <<<...>>> launch.
+//   - launch(kernel, grid, block, dynamic_shared_bytes, stream, args...): the <<<...>>> launch;
+//   - checks that fail a launch where a GPU would fault or be undefined: misaligned accesses,
+//     shared memory over the block's limit, shuffles from lanes outside the group, writes past
+//     the end of an allocation (docs/simulator.md).
 //
 // Execution model: every CUDA thread is a fiber with its own small stack; the threads of a block
 // run cooperatively on one OS thread; blocks run one after another on the launching thread, or on
@@ -28,6 +31,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -39,10 +43,10 @@
 #define __constant__
 #define __forceinline__ inline __attribute__((always_inline))
 #define __launch_bounds__(...)
-// Per-block static shared memory: the threads of a block share one OS thread, and a worker runs
-// one block at a time, so a thread-local static is exactly "one copy per running block". Like on
-// a GPU, its contents at block start are whatever the previous block left.
-#define __shared__ static thread_local
+// Static shared memory is declared with FERSIM_SHARED(T, name) (below; FER_STATIC_SHARED in the
+// project's .cu files), which the simulator can size and poison per block. A plain `__shared__`
+// declaration stops the build here with this name in the error.
+#define __shared__ fersim_declare_static_shared_memory_with_FERSIM_SHARED
 // (__restrict__ is a GCC/Clang keyword already.)
 
 namespace fersim {
@@ -107,6 +111,11 @@ enum cudaMemcpyKind {
   cudaMemcpyDefault = 4,  // direction inferred from the pointers
 };
 
+enum cudaDeviceAttr {
+  cudaDevAttrMaxSharedMemoryPerBlock = 8,
+  cudaDevAttrMultiProcessorCount = 16,
+};
+
 enum cudaFuncAttribute {
   cudaFuncAttributeMaxDynamicSharedMemorySize = 8,
   cudaFuncAttributePreferredSharedMemoryCarveout = 9,
@@ -153,6 +162,7 @@ cudaError_t cudaGetDeviceCount(int* count);
 cudaError_t cudaGetDevice(int* device);
 cudaError_t cudaSetDevice(int device);
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device);
+cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device);
 cudaError_t cudaDeviceSynchronize();
 
 cudaError_t cudaMalloc(void** ptr, size_t bytes);
@@ -213,6 +223,12 @@ void set_device_memory_limit(size_t bytes);
 // OS threads that run the blocks of a grid (default 1: blocks run in order on the launching
 // thread, which keeps float atomics deterministic and debugging simple).
 void set_worker_threads(int count);
+// What went wrong in the calling thread's last launch that failed while it ran (a deadlock, an
+// exception, a failed check such as a misaligned access), as printed to stderr; empty if none.
+const std::string& last_launch_failure();
+// The multiprocessor count the device reports (default 132, an H200's): kernels whose grids are
+// sized from it must be right at any count.
+void set_multiprocessor_count(int count);
 
 // ---- execution state read by device code ----------------------------------------------------------
 // Thread-local: the scheduler of the OS thread that runs a block sets them before resuming a
@@ -225,6 +241,13 @@ constexpr int warpSize = 32;
 
 namespace detail {
 extern constinit thread_local void* current_dynamic_shared;
+
+// The calling block's copy of the static shared variable `declaration`: `bytes` of the block's
+// static shared memory, filled with 0xFF bytes when the block first reaches the declaration.
+void* static_shared(const void* declaration, size_t bytes, size_t alignment);
+// Ends the calling CUDA thread and fails its launch with `message` (the thread's position is
+// added); called by the simulator's checks inside device code.
+[[noreturn]] void fail_kernel_thread(const std::string& message);
 
 enum class WarpOp : uint8_t { Sync, Shuffle, Ballot, Any, All, ActiveMask };
 enum class ShuffleMode : uint8_t { Index, Up, Down, Xor };
@@ -283,11 +306,25 @@ void launch(void (*kernel)(Params...), dim3 grid, dim3 block, size_t dynamic_sha
                       detail::KernelBody{invoke, &body});
 }
 
-// The current block's dynamic shared memory (the launch's dynamic_shared_bytes, 16-byte aligned).
+// The current block's dynamic shared memory (the launch's dynamic_shared_bytes, 16-byte aligned,
+// filled with 0xFF bytes at the start of every block).
 template <class T>
 T* dynamic_shared() {
   return static_cast<T*>(detail::current_dynamic_shared);
 }
+
+// The current block's copy of a static shared variable (a GPU's `__shared__ T name;`), keyed by
+// the address of a static tag of its declaration. Static and dynamic shared memory together are
+// limited as on a GPU: 48 KiB per block, or the kernel's opt-in (227 KiB at most).
+template <class T>
+T& static_shared(const void* declaration) {
+  static_assert(std::is_trivially_default_constructible_v<T>, "shared memory holds no constructed objects");
+  return *static_cast<T*>(detail::static_shared(declaration, sizeof(T), alignof(T)));
+}
+// `FERSIM_SHARED(float[16][17], tile);` declares `tile` as the block's shared array.
+#define FERSIM_SHARED(T, name)                                \
+  static constexpr char fersim_shared_tag_##name = 0;         \
+  std::type_identity_t<T>& name = ::fersim::static_shared<T>(&fersim_shared_tag_##name)
 
 // ---- synchronization ------------------------------------------------------------------------------
 inline void __syncthreads() { detail::sync_block(); }

@@ -122,6 +122,29 @@ TEST_CASE("launch_kernel rejects dynamic shared memory over the limit until it i
   rt::device_free(buffer);
 }
 
+TEST_CASE("launch_kernel: without the allocator's cache, a write one float past a tensor fails", "[cuda-sim]") {
+  const int n = 37;
+  auto run_overrun = [&] {
+    auto* out = static_cast<float*>(rt::device_alloc(n * sizeof(float)));
+    struct Free {
+      float* ptr;
+      ~Free() { rt::device_free(ptr); }
+    } free_out{out};
+    rt::launch_kernel(rt::fill_index, 1, 64, 0, out, n + 1);
+  };
+  run_overrun();  // with the cache: the write lands in the block's rounding, unseen
+  rt::set_device_memory_caching(false);
+  try {
+    run_overrun();
+    FAIL("the overrun was not caught");
+  } catch (const fer::Error& error) {
+    const std::string message = error.what();
+    CHECK_THAT(message, Catch::Contains("cudaErrorLaunchFailure"));
+    CHECK_THAT(message, Catch::Contains("bytes up to 4 past the end of the 148-byte allocation"));
+  }
+  rt::set_device_memory_caching(true);
+}
+
 TEST_CASE("set_kernel_choice: the simulator refuses vendor libraries", "[cuda-sim]") {
   CHECK_THROWS_WITH(rt::set_kernel_choice("conv", fer::KernelChoice::Vendor),
                     Catch::Contains("vendor libraries (cuDNN/cuBLAS) are not simulated"));

@@ -1,5 +1,5 @@
 // The CUDA backend's device memory on the simulator: the caching allocator (reuse, stats, out of
-// memory), copies, and pinned host buffers.
+// memory, the mode without the cache), copies, and pinned host buffers.
 #include <catch2/catch.hpp>
 
 #include <cstring>
@@ -54,6 +54,41 @@ TEST_CASE("device_alloc reuses a freed block and keeps its stats", "[cuda-sim]")
   rt::release_cached_device_memory();
   CHECK(rt::device_memory_stats().cached_bytes == 0);
   CHECK(rt::device_memory_stats().peak_allocated_bytes == stats.peak_allocated_bytes);
+}
+
+TEST_CASE("without the cache, blocks have the exact size and a free returns them at once", "[cuda-sim]") {
+  rt::set_device_memory_caching(false);
+  struct CachingBack {
+    ~CachingBack() { rt::set_device_memory_caching(true); }
+  } caching_back;
+  size_t free_before = 0, total = 0, free_now = 0;
+  REQUIRE(fersim::cudaMemGetInfo(&free_before, &total) == fersim::cudaSuccess);
+  const fer::DeviceMemoryStats before = rt::device_memory_stats();
+
+  void* block = rt::device_alloc(1000);
+  REQUIRE(fersim::cudaMemGetInfo(&free_now, &total) == fersim::cudaSuccess);
+  CHECK(free_before - free_now == 1000);  // the device holds exactly the 1000 bytes asked for
+  CHECK(rt::device_memory_stats().allocated_bytes == before.allocated_bytes + 1000);
+
+  // An overrun of one float is caught where the simulator checks ranges (copies and memsets);
+  // with the cache, the block's rounding to 1024 bytes would have hidden it.
+  CHECK_THROWS_WITH(rt::device_memset_zero(block, 1004), Catch::Contains("cudaErrorInvalidValue"));
+  rt::device_memset_zero(block, 1000);
+
+  rt::device_free(block);
+  REQUIRE(fersim::cudaMemGetInfo(&free_now, &total) == fersim::cudaSuccess);
+  CHECK(free_now == free_before);
+  CHECK(rt::device_memory_stats().cached_bytes == 0);
+  void* again = rt::device_alloc(1000);  // nothing is reused: a new cudaMalloc
+  CHECK(rt::device_memory_stats().device_malloc_calls == before.device_malloc_calls + 2);
+  rt::device_free(again);
+}
+
+TEST_CASE("with the cache, an overrun into a block's rounding goes unnoticed", "[cuda-sim]") {
+  void* block = rt::device_alloc(1000);
+  rt::device_memset_zero(block, 1004);  // inside the 1024-byte block
+  rt::device_free(block);
+  rt::release_cached_device_memory();
 }
 
 TEST_CASE("device_alloc does not hand out a cached block far larger than asked", "[cuda-sim]") {

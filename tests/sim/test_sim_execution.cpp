@@ -32,7 +32,7 @@ constexpr int kTile = 16;
 
 // out (cols x rows) = transpose of in (rows x cols), through a padded shared tile.
 __global__ void transpose_kernel(const float* in, float* out, int rows, int cols) {
-  __shared__ float tile[kTile][kTile + 1];
+  FERSIM_SHARED(float[kTile][kTile + 1], tile);
   int col = static_cast<int>(blockIdx.x * kTile + threadIdx.x);
   int row = static_cast<int>(blockIdx.y * kTile + threadIdx.y);
   if (row < rows && col < cols) tile[threadIdx.y][threadIdx.x] = in[row * cols + col];
@@ -44,7 +44,7 @@ __global__ void transpose_kernel(const float* in, float* out, int rows, int cols
 
 // Per-block sums of `in` by a tree reduction in shared memory (blockDim.x a power of two).
 __global__ void block_sum_kernel(const int* in, int* block_sums, int n) {
-  __shared__ int partial[256];
+  FERSIM_SHARED(int[256], partial);
   const unsigned tid = threadIdx.x;
   const unsigned i = blockIdx.x * blockDim.x + tid;
   partial[tid] = i < static_cast<unsigned>(n) ? in[i] : 0;
@@ -61,7 +61,7 @@ __global__ void block_sum_kernel(const int* in, int* block_sums, int n) {
 // neighbour wrote it.
 template <bool kWithBarrier>
 __global__ void shift_kernel(const int* in, int* out) {
-  __shared__ int slots[1024];
+  FERSIM_SHARED(int[1024], slots);
   const unsigned tid = threadIdx.x;
   const unsigned i = blockIdx.x * blockDim.x + tid;
   slots[tid] = in[i];
@@ -88,7 +88,7 @@ __global__ void use_big_dynamic_shared_kernel(int* out) {
 
 // Threads of the upper half of each block leave early; the others keep meeting at barriers.
 __global__ void early_exit_kernel(int* out) {
-  __shared__ int value[64];
+  FERSIM_SHARED(int[64], value);
   const unsigned tid = threadIdx.x;
   if (tid >= blockDim.x / 2) return;
   value[tid] = static_cast<int>(tid);

@@ -163,6 +163,11 @@ TEST_CASE("device: one simulated H200, and CUDA's error names and texts", "[cuda
   REQUIRE(prop.sharedMemPerBlock == 48 * 1024);
   REQUIRE(prop.sharedMemPerBlockOptin == 227 * 1024);
   REQUIRE(prop.multiProcessorCount == 132);
+  int attribute = 0;
+  REQUIRE(cudaDeviceGetAttribute(&attribute, cudaDevAttrMultiProcessorCount, 0) == cudaSuccess);
+  REQUIRE(attribute == 132);
+  REQUIRE(cudaDeviceGetAttribute(&attribute, cudaDevAttrMaxSharedMemoryPerBlock, 0) == cudaSuccess);
+  REQUIRE(attribute == 48 * 1024);
   REQUIRE(prop.totalGlobalMem == size_t{8} << 30);
   REQUIRE(prop.major == 9);
   REQUIRE(cudaGetDeviceProperties(&prop, 2) == cudaErrorInvalidDevice);
@@ -171,6 +176,19 @@ TEST_CASE("device: one simulated H200, and CUDA's error names and texts", "[cuda
   REQUIRE(std::string(cudaGetErrorString(cudaErrorInvalidConfiguration)) == "invalid configuration argument");
   REQUIRE(std::string(cudaGetErrorString(cudaSuccess)) == "no error");
   cudaGetLastError();
+}
+
+TEST_CASE("device: set_multiprocessor_count sets what the device reports", "[cuda-sim]") {
+  SimDefaults defaults;
+  set_multiprocessor_count(7);
+  int count = 0;
+  REQUIRE(cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, 0) == cudaSuccess);
+  REQUIRE(count == 7);
+  cudaDeviceProp prop{};
+  REQUIRE(cudaGetDeviceProperties(&prop, 0) == cudaSuccess);
+  REQUIRE(prop.multiProcessorCount == 7);
+  REQUIRE(cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, 1) == cudaErrorInvalidDevice);
+  REQUIRE(cudaGetLastError() == cudaErrorInvalidDevice);
 }
 
 TEST_CASE("math intrinsics and device min/max", "[cuda-sim]") {

@@ -17,6 +17,7 @@ struct SimDefaults {
     set_thread_order(ThreadOrder::Sequential);
     set_worker_threads(1);
     set_device_memory_limit(size_t{8} << 30);
+    set_multiprocessor_count(132);
     cudaGetLastError();
   }
 };
