@@ -344,6 +344,10 @@ TEST_CASE("stage2.ema_decay: the average of R's weights is what validation selec
   const FoldData fold = tiny_fold(config);
   REQUIRE(evaluate_recognizer(average, fold.test, config.model.classes, Device::CPU).accuracy() ==
           result.test.accuracy());
+  config.stage2.ema_decay = 0;  // R itself
+  FoldTrainer plain(config, tiny_fold(config), fresh_dir("ema_off"), 0, log);
+  REQUIRE(&plain.evaluated_recognizer() == &plain.recognizer());
+  REQUIRE(plain.objects().modules.count("R_ema") == 0);
   config.stage2.ema_decay = 1;
   REQUIRE_THROWS_WITH(config.validate(), Catch::Contains("stage2.ema_decay 1 must be in [0, 1)"));
 }
