@@ -15,7 +15,7 @@ constexpr const char* kUsage =
     "usage: fer bench kernels [--device cpu|cuda|cuda-sim] [--op NAME] [--json] [--validate-only]\n"
     "                         [--time-reference] [--budget-ms MS]\n"
     "       fer bench step --stage 1|2 [--batch B] [--device cpu|cuda|cuda-sim] [--steps N] [--warmup N] [--json]\n"
-    "                      [--profile] [--cpu-conv auto|im2col]\n"
+    "                      [--profile] [--cpu-conv auto|im2col] [--kernels native|vendor]\n"
     "kernels: validates every kernel version against the plain-loop reference, then times it (median ms,\n"
     "         GFLOP/s or GB/s, ratio to cblas_sgemm on the equivalent GEMM (cpu) or to cuDNN/cuBLAS (cuda)).\n"
     "         --op: a family (conv, gemm, norm, elementwise, pool, loss, optim, rdbp) or an op name;\n"
@@ -23,6 +23,7 @@ constexpr const char* kUsage =
     "step:    median step time, images/s and peak memory of a stage-1 or stage-2 training step of the\n"
     "         default models (defaults: batch 32, 10 steps after 2 warm-up steps).\n"
     "         --profile: then as many steps again under the kernel profiler: ms per step in each kernel.\n"
+    "         --kernels vendor: cuDNN/cuBLAS for conv, norm and gemm (--device cuda).\n"
     "         --cpu-conv im2col: the CPU convolutions without Winograd and phase planes (for comparison).\n";
 
 struct Args {
@@ -74,6 +75,7 @@ int run_step(Args& args) {
     else if (flag == "--json") json = true;
     else if (flag == "--profile") o.profile = true;
     else if (flag == "--cpu-conv") o.cpu_conv = args.value(flag);
+    else if (flag == "--kernels") o.kernels = args.value(flag);
     else return usage_error("unknown flag '" + flag + "' for step");
   }
   if (!stage_given) return usage_error("step needs --stage 1|2");

@@ -12,6 +12,7 @@
 #include <filesystem>
 
 #include "benchmarks/backend.h"
+#include "engine/kernel_selection.h"
 #include "engine/random.h"
 #include "engine/tensor.h"
 #include "kernels/common/error.h"
@@ -82,6 +83,7 @@ StepReport run_step_benchmark(const StepBenchOptions& o) {
       << "bench step: --cpu-conv must be auto or im2col, got '" << o.cpu_conv << "'";
   const Backend backend = make_backend(o.device);
   set_conv_cpu_algorithm(o.cpu_conv == "im2col" ? ConvCpuAlgorithm::Im2col : ConvCpuAlgorithm::Auto);
+  select_kernels(parse_device(o.device), parse_kernel_choice(o.kernels));
   const train::TrainConfig config = step_config(o);
   const fs::path dir = fs::temp_directory_path() / (std::string("fer_bench_step_") + std::to_string(::getpid()));
   const int64_t rss_before = peak_rss_bytes();
@@ -120,6 +122,7 @@ StepReport run_step_benchmark(const StepBenchOptions& o) {
   }
   fs::remove_all(dir);
   set_conv_cpu_algorithm(ConvCpuAlgorithm::Auto);
+  select_kernels(parse_device(o.device), KernelChoice::Native);
 
   StepReport r;
   r.options = o;

@@ -32,6 +32,7 @@ struct StepBenchOptions {
   double width = 1.0;
   bool profile = false;        // also profile `steps` steps kernel by kernel
   std::string cpu_conv = "auto";  // the CPU convolutions' algorithm: auto | im2col (conv.h)
+  std::string kernels = "native";  // native | vendor (cuDNN/cuBLAS on cuda; engine/kernel_selection.h)
 };
 
 struct StepReport {

@@ -153,6 +153,7 @@ TrainConfig config_from_flags(const Parsed& p) {
   const std::pair<const char*, const char*> direct[] = {{"--format", "data.format"},   {"--classes", "data.classes"},
                                                         {"--mode", "mode"},            {"--folds", "protocol.folds"},
                                                         {"--fold", "protocol.fold"},   {"--device", "device"},
+                                                        {"--kernels", "kernels"},
                                                         {"--subject-pattern", "data.subject_pattern"},
                                                         {"--protocol", "protocol.kind"}};
   for (const auto& [flag, key] : direct)
@@ -441,6 +442,7 @@ std::vector<Flag> with_config_flags(std::vector<Flag> own) {
       {"--config", "FILE", "JSON config file (nested objects: {\"stage1\": {\"lr\": 1e-4}})"},
       {"--folds", "K", "number of subject-independent folds (default 5)"},
       {"--device", "D", "cpu|cuda|cuda-sim (default cpu)"},
+      {"--kernels", "K", "native (default) or vendor: cuDNN/cuBLAS for conv, norm and gemm (--device cuda)"},
       {"--set", "KEY=VALUE", "set one config key", true},
       {"--quiet", "", "no progress lines"}};
   own.insert(own.begin(), common.begin(), common.end());

@@ -24,6 +24,7 @@ const char* mode_name(Mode mode) { return mode_names()[static_cast<size_t>(mode)
 void TrainConfig::bind(FieldSet& f) {
   f.add("mode", &mode, "ablation: which parts of the method run", mode_names());
   f.add("device", &device, "where tensors live", {"cpu", "cuda", "cuda-sim"});
+  f.add("kernels", &kernels, "on cuda: the hand-written kernels or cuDNN/cuBLAS", {"native", "vendor"});
   f.add("seed", &seed, "seed of initialization, sampling, shuffling and splits");
   f.add("sample_identities", &sample_identities, "identities (rows) in the per-epoch sample grids");
   f.add("model.image_size", &model.image_size, "S: square image size, a multiple of 16 in [16, 128]");
@@ -89,6 +90,8 @@ void TrainConfig::bind(FieldSet& f) {
 void TrainConfig::validate() const {
   parse_mode(mode);
   model.validate();
+  FER_CHECK(kernels != "vendor" || device == "cuda")
+      << "kernels vendor needs device cuda (cuDNN and cuBLAS run on a GPU; device is " << device << ")";
   FER_CHECK(protocol.folds >= 2) << "protocol.folds " << protocol.folds << " must be at least 2";
   FER_CHECK(protocol.fold >= -1 && protocol.fold < protocol.folds)
       << "protocol.fold " << protocol.fold << " must be -1 or in [0, " << protocol.folds << ")";

@@ -112,6 +112,7 @@ inline models::ModelConfig recipe_model() {
 struct TrainConfig {
   std::string mode = "joint-rdbp";
   std::string device = "cpu";
+  std::string kernels = "native";  // on cuda: hand-written kernels, or "vendor" (cuDNN, cuBLAS)
   int64_t seed = 0;
   int64_t sample_identities = 4;  // rows of the per-epoch sample grids
   models::ModelConfig model = recipe_model();

@@ -10,6 +10,7 @@
 
 #include "data/split.h"
 #include "engine/files.h"
+#include "engine/kernel_selection.h"
 #include "kernels/runtime/runtime.h"
 #include "train/report.h"
 #include "train/trainer.h"
@@ -189,6 +190,7 @@ nlohmann::json run_training(const TrainRequest& request) {
       << "--overwrite, or choose another --out";
   TrainConfig config = resuming ? load_run_config(request.out) : request.config;
   check_device_usable(config.device);
+  select_kernels(parse_device(config.device), parse_kernel_choice(config.kernels));
   const int64_t orphans = remove_orphan_temporaries(request.out);
   if (orphans > 0 && !request.quiet)
     std::fprintf(stderr, "removed %lld temporary file(s) that an interrupted write left in %s\n",

@@ -16,6 +16,7 @@
 #include "data/split.h"
 #include "data/synthetic.h"
 #include "engine/checkpoint.h"
+#include "engine/kernel_selection.h"
 #include "engine/ops.h"
 #include "engine/optim/average.h"
 #include "engine/safetensors.h"
@@ -440,6 +441,22 @@ TEST_CASE("an exploding loss stops training naming the stage, step, loss and lea
   r.config.stage2.lr = 1e-3;
   r.config.stage1.lr = 0;
   REQUIRE_THROWS_WITH(r.config.validate(), Catch::Contains("stage1.lr 0 must be a positive number"));
+}
+
+TEST_CASE("kernels (--kernels): native everywhere, vendor only on cuda", "[cpu]") {
+  TrainConfig c = tiny_config("baseline", "cpu");
+  c.kernels = "vendor";
+  REQUIRE_THROWS_WITH(c.validate(), Catch::Contains("kernels vendor needs device cuda") && Catch::Contains("cpu"));
+  FieldSet fields;
+  c.bind(fields);
+  REQUIRE_THROWS_WITH(fields.set("kernels", "cudnn"), Catch::Contains("kernels"));
+  REQUIRE_NOTHROW(select_kernels(Device::CPU, KernelChoice::Native));
+  REQUIRE_THROWS_WITH(select_kernels(Device::CPU, KernelChoice::Vendor), Catch::Contains("needs --device cuda"));
+#ifdef FER_WITH_CUDA_SIM
+  REQUIRE_NOTHROW(select_kernels(Device::CUDASim, KernelChoice::Native));
+  REQUIRE_THROWS_WITH(select_kernels(Device::CUDASim, KernelChoice::Vendor), Catch::Contains("not simulated"));
+#endif
+  REQUIRE(run_command({"train", "--data", tiny_dataset(), "--kernels", "vendor", "--out", fresh_dir("vendor_cpu")}) == 1);
 }
 
 TEST_CASE("DivergenceWatch: non-finite or far too large losses, broken weights", "[cpu]") {
