@@ -165,7 +165,8 @@ std::string log_tail(const std::string& dir) {
 // `fer train --resume` on the unit's folder, as a child process with its own thread count.
 pid_t spawn_unit(const AblateRequest& r, const Unit& u) {
   const std::string dir = unit_dir(r, u), log = dir + "/train.log";
-  const std::vector<std::string> args = {r.fer_binary, "train", "--data", r.data, "--out", dir, "--resume"};
+  std::vector<std::string> args = {r.fer_binary, "train", "--data", r.data, "--out", dir, "--resume"};
+  if (r.debug) args.push_back("--debug");
   std::vector<std::string> env;
   for (char** e = environ; *e; ++e)
     if (std::string(*e).rfind("OMP_NUM_THREADS=", 0) != 0) env.push_back(*e);

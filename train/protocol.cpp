@@ -169,7 +169,7 @@ void check_device_usable(const std::string& device) {
   try {
     (void)cuda::device_summary();
   } catch (const Error& e) {
-    FER_THROW() << "--device cuda: the CUDA runtime finds no usable GPU (" << e.what()
+    FER_THROW() << "--device cuda: the CUDA runtime finds no usable GPU (" << e.words()
                 << "); check `nvidia-smi` and the driver, or train with --device cpu";
   }
 #else

@@ -23,7 +23,7 @@ void throw_launch_error(cudaError_t status, const LaunchGrid& grid, dim3 block, 
           << grid.blocks.z << ", block " << block.x << "x" << block.y << "x" << block.z << ", "
           << shared_bytes << " bytes of dynamic shared memory): " << cudaGetErrorName(status)
           << " (" << cudaGetErrorString(status) << ")";
-  throw ::fer::Error(builder.message());
+  throw builder.error();
 }
 
 void device_synchronize() { FER_CUDA_CHECK(cudaStreamSynchronize(current_stream())); }

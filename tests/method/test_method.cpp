@@ -4,8 +4,6 @@
 // loading left out and the split kind in summary and report, an empty validation split, and
 // `fer --version` / `fer help` run as a child process.
 // Every test runs on each device of kDevices; the step-level ones on kStepDevices (cpu, cuda-sim).
-#include <sys/wait.h>
-
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -73,17 +71,6 @@ std::string tiny_copy(const std::string& name, const std::function<std::string(c
   in.close();
   std::ofstream(dir + "/manifest.csv") << out.str();
   return dir;
-}
-
-// The stdout of the `fer` command with these arguments, and its exit status.
-std::pair<std::string, int> run_fer(const std::string& args) {
-  FILE* pipe = ::popen((FER_BINARY_DIR "/fer " + args + " 2>/dev/null").c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::string out;
-  char buffer[4096];
-  for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) out.append(buffer, n);
-  const int status = ::pclose(pipe);
-  return {out, WEXITSTATUS(status)};
 }
 
 double abs_sum(const std::vector<float>& v) {
