@@ -383,13 +383,13 @@ nlohmann::json compare_units(const AblateRequest& r) {
                  {"p_value", c.p_value}, {"wins", c.wins},          {"ties", c.ties},       {"losses", c.losses},
                  {"significant", c.significant()}};
   }
-  // Every unit reads the same data with the same settings, so the first one says whether the
-  // folds are subject-independent.
+  // Every unit reads the same data with the same settings, so the first one says what the data
+  // is and whether the folds are subject-independent.
   const nlohmann::json first = read_json((fs::path(unit_dir(r, units_of(r).front())) / "summary.json").string());
   return {{"reference", reference}, {"modes", modes},         {"folds", r.config.protocol.folds},
           {"repeats", r.repeats},   {"classes", classes},     {"units", units},
           {"per_mode", per_mode},   {"paired", paired},       {"settings", ablation_settings(r)},
-          {"subject_independent", first.at("data").at("subject_independent")}};
+          {"subject_independent", first.at("data").at("subject_independent")}, {"data", first.at("data")}};
 }
 
 std::string comparison_table(const nlohmann::json& c) {

@@ -258,7 +258,7 @@ TEST_CASE("train runs every mode and writes the run folder", "[cpu]") {
       const double accuracy = summary.at("mean_accuracy");
       REQUIRE((accuracy >= 0 && accuracy <= 1));
       for (const char* file : {"config.json", "split.json", "metrics.jsonl", "summary.json", "report.html",
-                               "confusion.png", "checkpoints/fold0.safetensors", "checkpoints/fold0_best_R.safetensors"})
+                               "plots/confusion.svg", "checkpoints/fold0.safetensors", "checkpoints/fold0_best_R.safetensors"})
         REQUIRE(fs::exists(fs::path(r.out) / file));
       REQUIRE(fs::exists(fs::path(r.out) / "samples/fold0_stage2_epoch0.png") == (mode != "baseline"));
     }
@@ -401,7 +401,7 @@ TEST_CASE("a report file that cannot be written is an error naming it", "[cpu]")
   r.quiet = true;
   r.out = fresh_dir("report_write");
   run_training(r);
-  for (const char* name : {"confusion.png", "report.html"}) {
+  for (const char* name : {"plots/confusion.svg", "report.html"}) {
     INFO(name);
     const fs::path blocked = fs::path(r.out) / name;  // a folder where the file goes: rename fails
     fs::remove(blocked);
