@@ -159,6 +159,7 @@ TrainConfig load_run_config(const std::string& run_dir) {
   FieldSet fields;
   config.bind(fields);
   const fs::path path = fs::path(run_dir) / "config.json";
+  FER_CHECK(fs::is_regular_file(path)) << run_dir << " holds no config.json: is it the folder of a fer train run?";
   fields.load_json(read_json(path.string()), path.string());
   return config;
 }

@@ -84,6 +84,7 @@ TEST_CASE("fer prints errors in words; --debug adds the failed check and its sou
   std::vector<Case> cases = {
       {"train --data " + tiny_dataset() + " --set stage1.lrr=1", "unknown config key 'stage1.lrr'"},
       {"train --data /no/such/faces --out " + fresh_dir("words_nodata"), "/no/such/faces does not exist"},
+      {"eval --run " + fresh_dir("words_norun"), fresh_dir("words_norun") + " holds no config.json"},
       {"classify --run " + run.out + " " + files + "/face.png", "cannot decode image " + files + "/face.png"},
       {"classify --run " + run.out + " " + files + "/no_images", files + "/no_images is a folder without image files"},
       {"classify --run " + broken + " " + face, "safetensors '" + broken + "/checkpoints/fold0_best_R.safetensors': truncated"},
