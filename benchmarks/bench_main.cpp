@@ -7,6 +7,7 @@
 #include "benchmarks/bench.h"
 #include "benchmarks/kernel_bench.h"
 #include "benchmarks/step_bench.h"
+#include "kernels/common/error.h"
 
 namespace fer::bench {
 namespace {
@@ -24,7 +25,8 @@ constexpr const char* kUsage =
     "         default models (defaults: batch 32, 10 steps after 2 warm-up steps).\n"
     "         --profile: then as many steps again under the kernel profiler: ms per step in each kernel.\n"
     "         --kernels vendor: cuDNN/cuBLAS for conv, norm and gemm (--device cuda).\n"
-    "         --cpu-conv im2col: the CPU convolutions without Winograd and phase planes (for comparison).\n";
+    "         --cpu-conv im2col: the CPU convolutions without Winograd and phase planes (for comparison).\n"
+    "--debug (fer's global flag): errors also name the failed C++ check and its source line.\n";
 
 struct Args {
   std::vector<std::string> items;
@@ -89,7 +91,7 @@ int run_step(Args& args) {
 
 }  // namespace
 
-int bench_main(int argc, char** argv) {
+int bench_main(int argc, char** argv, bool debug) {
   Args args{std::vector<std::string>(argv + 1, argv + argc)};
   if (args.done()) return usage_error("which benchmark: kernels or step?");
   const std::string what = args.items[args.at++];
@@ -104,7 +106,7 @@ int bench_main(int argc, char** argv) {
   } catch (const std::invalid_argument& e) {
     return usage_error(e.what());
   } catch (const std::exception& e) {
-    std::cerr << "fer bench: " << e.what() << "\n";
+    std::cerr << "fer bench: " << error_text(e, debug) << "\n";
     return 1;
   }
 }

@@ -17,14 +17,22 @@ namespace fer::data {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-const std::vector<std::string> kImageExtensions = {".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".ppm", ".tga"};
-
-bool has_image_extension(const fs::path& path) {
-  const std::string ext = to_lower(path.extension().string());
-  return std::find(kImageExtensions.begin(), kImageExtensions.end(), ext) != kImageExtensions.end();
+bool has_image_extension(const std::string& path) {
+  static const std::vector<std::string> extensions = {".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".ppm", ".tga"};
+  const std::string ext = to_lower(fs::path(path).extension().string());
+  return std::find(extensions.begin(), extensions.end(), ext) != extensions.end();
 }
+
+std::vector<std::string> image_files_in(const std::string& folder) {
+  std::vector<std::string> files;
+  for (const auto& entry : fs::directory_iterator(folder))
+    if (entry.is_regular_file() && entry.path().filename().string()[0] != '.' && has_image_extension(entry.path()))
+      files.push_back(entry.path().string());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+namespace {
 
 DatasetFormat detect_format(const fs::path& path) {
   if (fs::is_directory(path)) return fs::is_regular_file(path / "manifest.csv") ? DatasetFormat::Manifest : DatasetFormat::Folder;
@@ -206,12 +214,12 @@ Decoded decode_record(const Record& r, int size, int channels) {
       image.pixels = r.pixels;
       image = resize(convert_channels(image, channels), size, size);
     } else {
-      FER_CHECK(has_image_extension(r.path)) << "decode_image: " << r.path << " is not an image file (by its extension)";
+      FER_CHECK(has_image_extension(r.path)) << r.path << " is not an image file (by its extension)";
       image = load_image(r.path, size, channels);
     }
     d.pixels = std::move(image.pixels);
   } catch (const Error& e) {
-    d.error = e.what();
+    d.error = e.words();
   }
   return d;
 }

@@ -85,4 +85,11 @@ std::string left_out_text(const Dataset& dataset, size_t shown = 5);
 
 Dataset load_dataset(const DatasetOptions& options);
 
+// Whether a file name ends in an extension of the image formats (png, jpg, jpeg, bmp, pgm, ppm,
+// tga; any case): the folder format's images, and the files of a folder that classify reads.
+bool has_image_extension(const std::string& path);
+
+// The image files (by extension) directly in `folder`, sorted; hidden files and subfolders are left out.
+std::vector<std::string> image_files_in(const std::string& folder);
+
 }  // namespace fer::data

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <memory>
@@ -13,6 +14,8 @@
 #include "engine/files.h"
 
 namespace fer::data {
+
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -24,7 +27,7 @@ constexpr uint8_t kPngSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n
 
 void check_pixel_limit(int64_t width, int64_t height, const std::string& name) {
   FER_CHECK(width <= kMaxSide && height <= kMaxSide && width * height <= kMaxPixels)
-      << "decode_image: " << name << " claims " << width << "x" << height << " pixels, more than the limit of "
+      << "image " << name << " claims " << width << "x" << height << " pixels, more than the limit of "
       << kMaxSide << " per side and " << kMaxPixels << " in all (a corrupt header, or not a face picture)";
 }
 
@@ -107,7 +110,7 @@ void check_png_chunks(const uint8_t* bytes, size_t size, const std::string& name
                             (uint64_t{bytes[at + 2]} << 8) | uint64_t{bytes[at + 3]};
     const std::string type(reinterpret_cast<const char*>(bytes + at + 4), 4);
     if (at + 12 + length > size)
-      FER_THROW() << "decode_image: " << name << ": truncated or corrupt PNG: chunk '" << type << "' of " << length
+      FER_THROW() << "image " << name << ": truncated or corrupt PNG: chunk '" << type << "' of " << length
                   << " bytes at offset " << at << " runs past the end of the file (" << size << " bytes)";
     if (type == "IEND") return;
     at += 12 + length;
@@ -117,31 +120,32 @@ void check_png_chunks(const uint8_t* bytes, size_t size, const std::string& name
 Image decode_image_memory(const uint8_t* bytes, size_t size, const std::string& name, int channels) {
   FER_CHECK(channels == 0 || channels == 1 || channels == 3)
       << "decode_image: channels must be 0 (as stored), 1 or 3, got " << channels << " for " << name;
-  FER_CHECK(size > 0 && size <= static_cast<size_t>(INT32_MAX)) << "decode_image: " << name << ": empty or too large (" << size << " bytes)";
+  FER_CHECK(size > 0 && size <= static_cast<size_t>(INT32_MAX)) << "image " << name << ": empty or too large (" << size << " bytes)";
   const int len = static_cast<int>(size);
   int w = 0, h = 0, stored = 0;
   if (!stbi_info_from_memory(bytes, len, &w, &h, &stored)) {
     const std::string reason = stbi_failure_reason();
     int64_t claimed_w = 0, claimed_h = 0;
     if (header_size(bytes, size, claimed_w, claimed_h)) check_pixel_limit(claimed_w, claimed_h, name);
-    FER_THROW() << "decode_image: cannot decode " << name << ": " << reason;
+    FER_THROW() << "cannot decode image " << name << ": " << reason;
   }
   check_pixel_limit(w, h, name);
   check_png_chunks(bytes, size, name);
   const int want = channels != 0 ? channels : (stored <= 2 ? 1 : 3);
   std::unique_ptr<stbi_uc, void (*)(void*)> data(stbi_load_from_memory(bytes, len, &w, &h, &stored, want),
                                                  stbi_image_free);
-  if (!data) FER_THROW() << "decode_image: cannot decode " << name << ": " << stbi_failure_reason();
+  if (!data) FER_THROW() << "cannot decode image " << name << ": " << stbi_failure_reason();
   Image image(w, h, want);
   std::copy(data.get(), data.get() + image.pixels.size(), image.pixels.begin());
   return image;
 }
 
 Image decode_image(const std::string& path, int channels) {
+  FER_CHECK(!fs::is_directory(path)) << path << " is a folder, not an image file";
   std::ifstream file(path, std::ios::binary);
-  FER_CHECK(file) << "decode_image: cannot open " << path;
+  FER_CHECK(file) << "cannot open image " << path;
   const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-  FER_CHECK(!bytes.empty()) << "decode_image: cannot decode " << path << ": the file is empty";
+  FER_CHECK(!bytes.empty()) << "cannot decode image " << path << ": the file is empty";
   return decode_image_memory(bytes.data(), bytes.size(), path, channels);
 }
 

@@ -165,7 +165,8 @@ std::string log_tail(const std::string& dir) {
 // `fer train --resume` on the unit's folder, as a child process with its own thread count.
 pid_t spawn_unit(const AblateRequest& r, const Unit& u) {
   const std::string dir = unit_dir(r, u), log = dir + "/train.log";
-  const std::vector<std::string> args = {r.fer_binary, "train", "--data", r.data, "--out", dir, "--resume"};
+  std::vector<std::string> args = {r.fer_binary, "train", "--data", r.data, "--out", dir, "--resume"};
+  if (r.debug) args.push_back("--debug");
   std::vector<std::string> env;
   for (char** e = environ; *e; ++e)
     if (std::string(*e).rfind("OMP_NUM_THREADS=", 0) != 0) env.push_back(*e);
@@ -382,13 +383,13 @@ nlohmann::json compare_units(const AblateRequest& r) {
                  {"p_value", c.p_value}, {"wins", c.wins},          {"ties", c.ties},       {"losses", c.losses},
                  {"significant", c.significant()}};
   }
-  // Every unit reads the same data with the same settings, so the first one says whether the
-  // folds are subject-independent.
+  // Every unit reads the same data with the same settings, so the first one says what the data
+  // is and whether the folds are subject-independent.
   const nlohmann::json first = read_json((fs::path(unit_dir(r, units_of(r).front())) / "summary.json").string());
   return {{"reference", reference}, {"modes", modes},         {"folds", r.config.protocol.folds},
           {"repeats", r.repeats},   {"classes", classes},     {"units", units},
           {"per_mode", per_mode},   {"paired", paired},       {"settings", ablation_settings(r)},
-          {"subject_independent", first.at("data").at("subject_independent")}};
+          {"subject_independent", first.at("data").at("subject_independent")}, {"data", first.at("data")}};
 }
 
 std::string comparison_table(const nlohmann::json& c) {

@@ -33,6 +33,7 @@ struct AblateRequest {
   int64_t repeats = 1;
   bool resume = false;
   bool quiet = false;
+  bool debug = false;  // fer --debug: passed on to the child processes, so that train.log has it too
   // Units trained at once: 1 trains them in this process, one after another; more run each as a
   // `fer train --resume` child process of fer_binary with threads_per_job OpenMP threads (its
   // output in the unit's train.log), the baselines first. Results depend on the thread count (the order of float

@@ -50,6 +50,7 @@ class Parsed {
  public:
   std::map<std::string, std::vector<std::string>> values;
   std::vector<std::string> positional;
+  bool debug = false;  // --debug, the global flag: errors with their expression and source line
   bool has(const std::string& f) const { return values.count(f) > 0; }
   std::string get(const std::string& f, const std::string& fallback = "") const {
     return has(f) ? values.at(f).back() : fallback;
@@ -85,7 +86,8 @@ std::string help_text(const Command& c) {
     h << "  " << head << std::string(head.size() < 24 ? 24 - head.size() : 1, ' ') << f.help
       << (f.repeatable ? " (repeatable)" : "") << "\n";
   }
-  h << "  --help                  show this help\n";
+  h << "  --help                  show this help\n"
+    << "  --debug                 errors also name the failed C++ check and its source line (any command)\n";
   return h.str();
 }
 
@@ -233,6 +235,7 @@ int cmd_ablate(const Parsed& p) {
   r.modes = p.has("--modes") ? mode_list(p.get("--modes")) : mode_names();
   r.repeats = p.number("--repeats", 1);
   set_jobs(r, p.number("--jobs", 1));
+  r.debug = p.debug;
   r.resume = p.has("--resume");
   r.quiet = p.has("--quiet");
   install_interrupt_handler();
@@ -311,11 +314,8 @@ int cmd_generate(const Parsed& p) {
   G->eval();
   Tensor codes;
   if (p.has("--from")) {
-    std::vector<std::string> files;
-    for (const auto& entry : fs::directory_iterator(p.get("--from")))
-      if (entry.is_regular_file()) files.push_back(entry.path().string());
-    std::sort(files.begin(), files.end());
-    FER_CHECK(!files.empty()) << "generate: no images in " << p.get("--from");
+    const std::vector<std::string> files = data::image_files_in(p.get("--from"));
+    FER_CHECK(!files.empty()) << "generate --from: " << p.get("--from") << " holds no image files";
     const auto n = std::min<size_t>(files.size(), static_cast<size_t>(p.number("--identities", 8)));
     std::vector<Tensor> images;
     for (size_t i = 0; i < n; ++i)
@@ -337,14 +337,31 @@ int cmd_generate(const Parsed& p) {
   return 0;
 }
 
+// The image files that classify's arguments name: a file as given, a folder as its image files.
+std::vector<std::string> images_to_classify(const std::vector<std::string>& arguments) {
+  std::vector<std::string> files;
+  for (const std::string& a : arguments) {
+    if (!fs::is_directory(a)) {
+      files.push_back(a);
+      continue;
+    }
+    const std::vector<std::string> in_folder = data::image_files_in(a);
+    FER_CHECK(!in_folder.empty()) << "classify: " << a << " is a folder without image files (png, jpg, jpeg, bmp, "
+                                  << "pgm, ppm, tga; its subfolders are not searched)";
+    files.insert(files.end(), in_folder.begin(), in_folder.end());
+  }
+  return files;
+}
+
 int cmd_classify(const Parsed& p) {
   const std::string run = p.required("--run");
-  if (p.positional.empty()) throw Usage{"classify needs at least one IMAGE"};
+  if (p.positional.empty()) throw Usage{"classify needs at least one IMAGE or FOLDER"};
+  const std::vector<std::string> files = images_to_classify(p.positional);
   const TrainConfig config = load_run_config(run);
   const auto classes = run_classes(run);
   auto R = load_recognizer(run, config, chosen_fold(p, config));
   NoGradGuard no_grad;
-  for (const std::string& file : p.positional) {
+  for (const std::string& file : files) {
     const Tensor x = reshape(data::image_to_tensor(data::load_image(file, static_cast<int>(config.model.image_size),
                                                                     static_cast<int>(config.model.channels))),
                              {1, config.model.channels, config.model.image_size, config.model.image_size});
@@ -498,7 +515,8 @@ const std::vector<Command>& commands() {
         {"--seed", "N", "seed of the prior identities (default 0)"},
         {"--fold", "I", "which fold's generator (default 0)"}},
        false, cmd_generate},
-      {"classify", "--run RUNDIR IMAGE...", "Prints the predicted expression of each image.",
+      {"classify", "--run RUNDIR IMAGE|FOLDER...",
+       "Prints the predicted expression of each image; a folder stands for the image files in it.",
        {{"--run", "RUNDIR", "a finished `fer train` run"}, {"--fold", "I", "which fold's recognizer (default 0)"}},
        true, cmd_classify},
       {"demo", "[--out DIR]",
@@ -520,8 +538,8 @@ const Command kBench = {"bench", "kernels|step [options]", "", {}, false, nullpt
 
 std::string overview() {
   std::ostringstream h;
-  h << "usage: fer COMMAND [options]   (fer help COMMAND or fer COMMAND --help: its options)\n"
-    << "       fer --version\n\ncommands:\n";
+  h << "usage: fer [--debug] COMMAND [options]   (fer help COMMAND or fer COMMAND --help: its options)\n"
+    << "       fer --version\n--debug: errors also name the failed C++ check and its source line\n\ncommands:\n";
   std::vector<Command> listed = commands();
   listed.push_back(kBench);
   for (const Command& c : listed) h << "  " << c.name << std::string(12 - c.name.size(), ' ') << c.synopsis << "\n";
@@ -530,7 +548,7 @@ std::string overview() {
 
 }  // namespace
 
-int run_command(const std::vector<std::string>& args) {
+int run_command(const std::vector<std::string>& args, bool debug) {
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || (args[0] == "help" && args.size() == 1)) {
     std::fputs(overview().c_str(), args.empty() ? stderr : stdout);
     return args.empty() ? 2 : 0;
@@ -539,7 +557,7 @@ int run_command(const std::vector<std::string>& args) {
     std::printf("%s\n", version_text().c_str());
     return 0;
   }
-  if (args[0] == "help") return run_command({args[1], "--help"});
+  if (args[0] == "help") return run_command({args[1], "--help"}, debug);
   std::vector<std::string> names = {kBench.name};
   for (const Command& c : commands()) names.push_back(c.name);
   const auto command = std::find_if(commands().begin(), commands().end(), [&](const Command& c) { return c.name == args[0]; });
@@ -554,7 +572,9 @@ int run_command(const std::vector<std::string>& args) {
     return 0;
   }
   try {
-    return command->run(parse_flags(*command, rest));
+    Parsed parsed = parse_flags(*command, rest);
+    parsed.debug = debug;
+    return command->run(parsed);
   } catch (const Usage& u) {
     std::fprintf(stderr, "fer %s: %s\n\n%s", command->name.c_str(), u.message.c_str(), help_text(*command).c_str());
     return 2;
@@ -565,7 +585,7 @@ int run_command(const std::vector<std::string>& args) {
                  i.checkpoint.c_str());
     return 130;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "fer %s: error: %s\n", command->name.c_str(), e.what());
+    std::fprintf(stderr, "fer %s: error: %s\n", command->name.c_str(), error_text(e, debug).c_str());
     return 1;
   }
 }

@@ -139,7 +139,7 @@ void FieldSet::load_json(const nlohmann::json& json, const std::string& source) 
         try {
           set(key, json_scalar_text(it.value()));
         } catch (const Error& e) {
-          FER_THROW() << source << ": " << e.what();
+          FER_THROW() << source << ": " << e.words();
         }
       }
     }

@@ -1,4 +1,5 @@
 // The `fer` command: everything is in train/cli.cpp, except `fer bench` (benchmarks/bench.h).
+// --debug is global: it may stand anywhere among the arguments and is taken out here.
 #include <string>
 #include <vector>
 
@@ -6,13 +7,22 @@
 #include "engine/tensor.h"
 #include "train/cli.h"
 
+namespace {
+
+int bench(const std::vector<std::string>& args, bool debug) {  // args[0] is "bench"
+  std::vector<std::string> owned = args;
+  std::vector<char*> argv;
+  for (std::string& a : owned) argv.push_back(a.data());
+  return fer::bench::bench_main(static_cast<int>(argv.size()), argv.data(), debug);
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   fer::Storage::keep_freed_host_memory();  // every command trains, evaluates or times steps
-  if (argc > 1 && std::string(argv[1]) == "bench") return fer::bench::bench_main(argc - 1, argv + 1);
-  if (argc > 2 && std::string(argv[1]) == "help" && std::string(argv[2]) == "bench") {
-    char bench[] = "bench", help[] = "--help";
-    char* args[] = {bench, help};
-    return fer::bench::bench_main(2, args);
-  }
-  return fer::train::run_command(std::vector<std::string>(argv + 1, argv + argc));
+  std::vector<std::string> args(argv + 1, argv + argc);
+  const bool debug = std::erase(args, std::string("--debug")) > 0;
+  if (!args.empty() && args[0] == "bench") return bench(args, debug);
+  if (args.size() > 1 && args[0] == "help" && args[1] == "bench") return bench({"bench", "--help"}, debug);
+  return fer::train::run_command(args, debug);
 }

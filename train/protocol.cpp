@@ -1,9 +1,9 @@
 #include "train/protocol.h"
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <cstdio>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -160,6 +160,7 @@ TrainConfig load_run_config(const std::string& run_dir) {
   FieldSet fields;
   config.bind(fields);
   const fs::path path = fs::path(run_dir) / "config.json";
+  FER_CHECK(fs::is_regular_file(path)) << run_dir << " holds no config.json: is it the folder of a fer train run?";
   fields.load_json(read_json(path.string()), path.string());
   return config;
 }
@@ -170,7 +171,7 @@ void check_device_usable(const std::string& device) {
   try {
     (void)cuda::device_summary();
   } catch (const Error& e) {
-    FER_THROW() << "--device cuda: the CUDA runtime finds no usable GPU (" << e.what()
+    FER_THROW() << "--device cuda: the CUDA runtime finds no usable GPU (" << e.words()
                 << "); check `nvidia-smi` and the driver, or train with --device cpu";
   }
 #else
@@ -180,6 +181,7 @@ void check_device_usable(const std::string& device) {
 }
 
 nlohmann::json run_training(const TrainRequest& request) {
+  const auto started = std::chrono::steady_clock::now();
   const fs::path dir = request.out;
   const bool resuming = request.resume;
   if (resuming && !fs::exists(dir / "config.json"))
@@ -205,7 +207,7 @@ nlohmann::json run_training(const TrainRequest& request) {
       << "protocol.kind " << config.protocol.kind << " uses the data's split column: pass --protocol kfold for k folds";
   require_validation(dataset, split, config);
   if (!resuming)  // --overwrite: no stale results of an earlier run (only what fer writes goes)
-    for (const char* ours : {"config.json", "split.json", "metrics.jsonl", "summary.json", "report.html", "confusion.png",
+    for (const char* ours : {"config.json", "split.json", "metrics.jsonl", "summary.json", "report.html",
                              "folds", "checkpoints", "samples", "plots", "judge"})
       fs::remove_all(dir / ours);
   fs::create_directories(dir / "folds");
@@ -242,6 +244,8 @@ nlohmann::json run_training(const TrainRequest& request) {
   }
   nlohmann::json summary = summarize(config, results, dataset.class_names);
   summary["data"] = data_info;
+  summary["run_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  summary["resumed"] = resuming;
   write_json((dir / "summary.json").string(), summary);
   write_report(request.out);
   return summary;

@@ -9,7 +9,6 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "data/image.h"
 #include "engine/files.h"
 #include "kernels/common/error.h"
 
@@ -47,8 +46,17 @@ std::string base64(const std::string& bytes) {
   return out;
 }
 
-std::string png_tag(const fs::path& path, const std::string& alt) {
-  return "<img alt=\"" + alt + "\" src=\"data:image/png;base64," + base64(read_file(path)) + "\">";
+// The width in pixels that a PNG's header (IHDR, bytes 16..19, big-endian) gives.
+int64_t png_width(const std::string& png) {
+  FER_CHECK(png.size() >= 24) << "a sample grid of " << png.size() << " bytes is too short for a PNG header";
+  int64_t width = 0;
+  for (size_t i = 16; i < 20; ++i) width = width * 256 + static_cast<uint8_t>(png[i]);
+  return width;
+}
+
+std::string png_tag(const std::string& png, const std::string& alt, int64_t display_width) {
+  return "<img alt=\"" + alt + "\" width=\"" + std::to_string(display_width) + "\" src=\"data:image/png;base64," +
+         base64(png) + "\">";
 }
 
 std::string fixed(double v, int digits = 2) {
@@ -68,59 +76,80 @@ std::vector<nlohmann::json> read_metrics(const fs::path& path) {
   return records;
 }
 
-// Rows normalized to recall; darker is more. Cells of 24 pixels.
-void write_confusion_png(const nlohmann::json& confusion, const fs::path& path) {
-  const auto rows = confusion.get<std::vector<std::vector<int64_t>>>();
-  const int k = static_cast<int>(rows.size()), cell = 24;
-  data::Image image(k * cell, k * cell, 3);
-  for (int t = 0; t < k; ++t) {
-    int64_t total = 0;
-    for (int64_t c : rows[static_cast<size_t>(t)]) total += c;
-    for (int p = 0; p < k; ++p) {
-      const double share = total ? static_cast<double>(rows[static_cast<size_t>(t)][static_cast<size_t>(p)]) / total : 0;
-      const auto shade = static_cast<uint8_t>(255 - std::lround(share * 215));
-      for (int y = 0; y < cell; ++y)
-        for (int x = 0; x < cell; ++x) {
-          const bool border = x == 0 || y == 0;
-          image.at(p * cell + x, t * cell + y, 0) = border ? 200 : shade;
-          image.at(p * cell + x, t * cell + y, 1) = border ? 200 : shade;
-          image.at(p * cell + x, t * cell + y, 2) = border ? 200 : 255;
-        }
-    }
-  }
-  data::write_png(path.string(), image);
-}
-
-std::string confusion_table(const nlohmann::json& pooled, const std::vector<std::string>& classes) {
-  std::ostringstream h;
-  h << "<table><tr><th>true \\ predicted</th>";
-  for (const auto& c : classes) h << "<th>" << c << "</th>";
-  h << "<th>recall</th></tr>";
+// The pooled confusion matrix as a heat map: true classes in rows, predicted in columns, each
+// cell's count written on a shade of its share of the row (the row's recall on the diagonal),
+// and each row's recall at its right.
+std::string svg_confusion(const nlohmann::json& pooled, const std::vector<std::string>& classes) {
   const auto rows = pooled.at("confusion").get<std::vector<std::vector<int64_t>>>();
   const auto recall = pooled.at("recall").get<std::vector<double>>();
-  for (size_t t = 0; t < rows.size(); ++t) {
-    h << "<tr><th>" << classes[t] << "</th>";
-    for (int64_t c : rows[t]) h << "<td>" << c << "</td>";
-    h << "<td>" << fixed(100 * recall[t], 1) << "%</td></tr>";
+  size_t longest = 0;
+  for (const std::string& c : classes) longest = std::max(longest, c.size());
+  const double cell = std::max<double>(44, 7.0 * static_cast<double>(longest) + 8), left = 36 + 7.0 * longest, top = 56;
+  const double k = static_cast<double>(rows.size()), W = left + cell * k + 70, H = top + cell * k + 12;
+  std::ostringstream s;
+  s << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H
+    << "\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+    << "<text x=\"" << left + cell * k / 2 << "\" y=\"16\" text-anchor=\"middle\" font-weight=\"bold\">predicted</text>\n"
+    << "<text transform=\"translate(14," << top + cell * k / 2 << ") rotate(-90)\" text-anchor=\"middle\" "
+    << "font-weight=\"bold\">true</text>\n<text x=\"" << left + cell * k + 35 << "\" y=\"" << top - 8
+    << "\" text-anchor=\"middle\">recall</text>\n";
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const double at = static_cast<double>(i);
+    s << "<text x=\"" << left + cell * (at + 0.5) << "\" y=\"" << top - 8 << "\" text-anchor=\"middle\">" << classes[i]
+      << "</text><text x=\"" << left - 6 << "\" y=\"" << top + cell * (at + 0.5) + 4 << "\" text-anchor=\"end\">"
+      << classes[i] << "</text>\n";
   }
-  h << "</table>";
-  return h.str();
+  for (size_t t = 0; t < rows.size(); ++t) {
+    int64_t total = 0;
+    for (int64_t c : rows[t]) total += c;
+    for (size_t p = 0; p < rows.size(); ++p) {
+      const double share = total ? static_cast<double>(rows[t][p]) / static_cast<double>(total) : 0;
+      const auto channel = [&](int dark) { return std::lround(255 - share * (255 - dark)); };  // white to dark blue
+      const double x = left + cell * static_cast<double>(p), y = top + cell * static_cast<double>(t);
+      s << "<rect x=\"" << x << "\" y=\"" << y << "\" width=\"" << cell << "\" height=\"" << cell << "\" fill=\"rgb("
+        << channel(8) << "," << channel(48) << "," << channel(107) << ")\" stroke=\"#ccc\"/><text x=\"" << x + cell / 2
+        << "\" y=\"" << y + cell / 2 + 4 << "\" text-anchor=\"middle\" fill=\"" << (share > 0.5 ? "white" : "black")
+        << "\">" << rows[t][p] << "</text>\n";
+    }
+    s << "<text x=\"" << left + cell * k + 35 << "\" y=\"" << top + cell * (static_cast<double>(t) + 0.5) + 4
+      << "\" text-anchor=\"middle\">" << fixed(100 * recall[t], 1) << "%</text>\n";
+  }
+  s << "</svg>\n";
+  return s.str();
 }
 
-// The newest sample grid of each (fold, stage) of a run's metrics: "fold0_stage1" -> path.
+// The newest sample grid of each (fold, stage) of a run's metrics: "fold 0, stage1" -> path.
 std::map<std::string, std::string> last_samples(const std::vector<nlohmann::json>& metrics) {
   std::map<std::string, std::string> last;
   for (const nlohmann::json& r : metrics)
     if (r.contains("samples"))
-      last["fold" + std::to_string(r.at("fold").get<int64_t>()) + "_" + r.at("stage").get<std::string>()] = r["samples"];
+      last["fold " + std::to_string(r.at("fold").get<int64_t>()) + ", " + r.at("stage").get<std::string>()] = r["samples"];
   return last;
+}
+
+// A sample grid (FoldTrainer::write_samples: columns x, x_rec, then x_hat per expression; the
+// PNG itself has no text) under a row of its column names, scaled by a whole factor so that each
+// column is at least 64 pixels wide.
+std::string sample_grid_html(const fs::path& path, const std::string& title, const std::vector<std::string>& classes) {
+  std::vector<std::string> columns = {"x", "x_rec"};
+  columns.insert(columns.end(), classes.begin(), classes.end());
+  const std::string png = read_file(path);
+  const int64_t width = png_width(png), count = static_cast<int64_t>(columns.size());
+  const int64_t scale = std::max<int64_t>(2, (64 * count + width - 1) / std::max<int64_t>(1, width));
+  std::ostringstream h;
+  h << "<h3>" << title << "</h3><div class=\"grid\"><div class=\"columns\" style=\"grid-template-columns:repeat("
+    << count << ",1fr)\">";
+  for (const std::string& c : columns) h << "<span>" << c << "</span>";
+  h << "</div>" << png_tag(png, title, width * scale) << "</div>\n";
+  return h.str();
 }
 
 const char* const kStyle =
     "body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;margin:1em 0}"
-    "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}img{image-rendering:pixelated;margin:4px;"
-    "border:1px solid #ccc}svg{margin:4px;border:1px solid #eee}pre{background:#f6f6f6;padding:1em}"
-    ".grid img{zoom:2}";
+    "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}img{image-rendering:pixelated}"
+    "svg{margin:4px;border:1px solid #eee;vertical-align:top}pre{background:#f6f6f6;padding:1em}"
+    ".grid{display:inline-block;margin:4px;border:1px solid #ccc}.grid img{display:block}"
+    ".columns{display:grid;font-size:11px;text-align:center;overflow-wrap:anywhere;padding:2px 0}";
 
 // One row per label: a dot at the mean and a bar over [low, high], on a common horizontal axis.
 std::string svg_interval_plot(const std::string& title, const std::vector<std::string>& labels,
@@ -164,8 +193,11 @@ std::string svg_line_plot(const std::string& title, const std::string& x_label, 
   for (const auto& s : series)
     for (auto [x, y] : s.points) x0 = std::min(x0, x), x1 = std::max(x1, x), y0 = std::min(y0, y), y1 = std::max(y1, y);
   if (x0 > x1) x0 = 0, x1 = 1, y0 = 0, y1 = 1;
-  if (x1 == x0) x1 = x0 + 1;
-  if (y1 == y0) y1 = y0 + 1;
+  if (x1 == x0) x0 -= 0.5, x1 += 0.5;  // one epoch: its point in the middle, over its tick
+  if (y1 == y0) {  // flat: a band around the value, which keeps an accuracy's ticks in range
+    const double pad = std::max(0.1 * std::abs(y0), 0.01);
+    y0 -= pad, y1 += pad;
+  }
   auto px = [&](double x) { return left + (x - x0) / (x1 - x0) * (W - left - right); };
   auto py = [&](double y) { return H - bottom - (y - y0) / (y1 - y0) * (H - top - bottom); };
   std::ostringstream s;
@@ -177,12 +209,17 @@ std::string svg_line_plot(const std::string& title, const std::string& x_label, 
     s << "<line x1=\"" << left << "\" x2=\"" << W - right << "\" y1=\"" << py(y) << "\" y2=\"" << py(y)
       << "\" stroke=\"#ddd\"/><text x=\"" << left - 5 << "\" y=\"" << py(y) + 4 << "\" text-anchor=\"end\">"
       << fixed(y, 3) << "</text>\n";
-    const double x = x0 + (x1 - x0) * i / 4;
-    s << "<text x=\"" << px(x) << "\" y=\"" << H - bottom + 15 << "\" text-anchor=\"middle\">" << fixed(x, 1) << "</text>\n";
   }
+  const auto x_step = std::max<int64_t>(1, static_cast<int64_t>(std::ceil((x1 - x0) / 5)));
+  for (auto x = static_cast<int64_t>(std::ceil(x0)); static_cast<double>(x) <= x1; x += x_step)
+    s << "<text x=\"" << px(static_cast<double>(x)) << "\" y=\"" << H - bottom + 15 << "\" text-anchor=\"middle\">" << x
+      << "</text>\n";
   s << "<text x=\"" << (left + W - right) / 2 << "\" y=\"" << H - 8 << "\" text-anchor=\"middle\">" << x_label << "</text>\n";
   for (size_t i = 0; i < series.size(); ++i) {
     const char* color = kColors[i % 8];
+    if (series[i].points.size() == 1)  // a line needs two points
+      s << "<circle cx=\"" << px(series[i].points[0].first) << "\" cy=\"" << py(series[i].points[0].second)
+        << "\" r=\"3\" fill=\"" << color << "\"/>\n";
     s << "<polyline fill=\"none\" stroke=\"" << color << "\" stroke-width=\"1.5\" points=\"";
     for (auto [x, y] : series[i].points) s << px(x) << "," << py(y) << " ";
     s << "\"/>\n<text x=\"" << W - right + 10 << "\" y=\"" << top + 14 * i + 10 << "\" fill=\"" << color << "\">"
@@ -215,10 +252,10 @@ std::string html_text(const std::string& text) {
 }
 
 // The data section: size, subjects, split kind, and what loading left out (summary.json "data").
-std::string data_html(const nlohmann::json& data) {
+std::string data_html(const nlohmann::json& data, size_t classes) {
   std::ostringstream h;
-  h << "<h2>Data</h2>\n<p>" << data.at("images") << " images, " << data.at("subjects") << " subjects ("
-    << data.at("format").get<std::string>() << ", " << html_text(data.at("path").get<std::string>())
+  h << "<h2>Data</h2>\n<p>" << data.at("images") << " images of " << classes << " classes, " << data.at("subjects")
+    << " subjects (" << data.at("format").get<std::string>() << ", " << html_text(data.at("path").get<std::string>())
     << "). Split: " << split_description(data) << ". Skipped files: " << data.at("skipped") << ".</p>\n";
   if (!data.at("skipped_files").empty()) {
     h << "<ul>";
@@ -228,75 +265,110 @@ std::string data_html(const nlohmann::json& data) {
   return h.str();
 }
 
+// The loss, accuracy and judge curves of each (fold, stage) by epoch, written to plots/ and
+// returned as inline SVG.
+std::string curves_html(const fs::path& dir, const std::vector<nlohmann::json>& metrics) {
+  struct Plot {
+    std::string title;
+    std::map<std::string, PlotSeries> series;
+  };
+  std::map<std::string, Plot> plots;  // by file name
+  auto add = [&](const std::string& kind, const nlohmann::json& r, const std::string& series, double epoch, double value) {
+    const std::string fold = std::to_string(r.at("fold").get<int64_t>()), stage = r.at("stage");
+    Plot& plot = plots[kind + "_fold" + fold + "_" + stage];
+    plot.title = kind + " (fold " + fold + ", " + stage + ")";
+    plot.series[series].name = series;
+    plot.series[series].points.push_back({epoch, value});
+  };
+  for (const nlohmann::json& r : metrics) {
+    const double epoch = r.at("epoch").get<double>() + 1;
+    if (r.contains("loss"))
+      for (auto it = r["loss"].begin(); it != r["loss"].end(); ++it) add("losses", r, it.key(), epoch, it.value());
+    if (r.contains("synthesis"))  // the judge's scores of G's faces (train/synthesis.h)
+      for (auto it = r["synthesis"].begin(); it != r["synthesis"].end(); ++it)
+        if (!it.value().is_null()) add("synthesis", r, it.key(), epoch, it.value());
+    for (const char* acc : {"train_accuracy", "val_accuracy"})
+      if (r.contains(acc)) add("accuracy", r, acc, epoch, r[acc]);
+  }
+  std::ostringstream html;
+  for (const auto& [name, plot] : plots) {
+    std::vector<PlotSeries> series;
+    for (const auto& [_, s] : plot.series) series.push_back(s);
+    const std::string svg = svg_line_plot(plot.title, "epoch", series);
+    write_file_atomically((dir / "plots" / (name + ".svg")).string(), svg);
+    html << svg;
+  }
+  return html.str();
+}
+
+std::string fold_table(const nlohmann::json& summary) {
+  std::ostringstream h;
+  h << "<table><tr><th>fold</th><th>test accuracy</th><th>test images</th><th>best epoch</th>"
+       "<th>validation accuracy</th></tr>";
+  for (const nlohmann::json& f : summary.at("folds"))
+    h << "<tr><td>" << f.at("fold") << "</td><td>" << fixed(100 * f.at("accuracy").get<double>()) << "%</td><td>"
+      << f.at("test_images") << "</td><td>" << f.at("best_epoch").get<int64_t>() + 1 << "</td><td>"
+      << fixed(100 * f.at("best_val_accuracy").get<double>()) << "%</td></tr>";
+  h << "</table>\n";
+  return h.str();
+}
+
+// "0.8 s", "45 s", "3 min 05 s", "2 h 07 min".
+std::string duration_text(double seconds) {
+  const auto s = static_cast<int64_t>(std::lround(seconds));
+  char text[48];
+  if (seconds < 9.95)
+    std::snprintf(text, sizeof text, "%.1f s", seconds);
+  else if (s < 60)
+    std::snprintf(text, sizeof text, "%lld s", static_cast<long long>(s));
+  else if (s < 3600)
+    std::snprintf(text, sizeof text, "%lld min %02lld s", static_cast<long long>(s / 60), static_cast<long long>(s % 60));
+  else
+    std::snprintf(text, sizeof text, "%lld h %02lld min", static_cast<long long>(s / 3600),
+                  static_cast<long long>(s % 3600 / 60));
+  return text;
+}
+
+std::string run_time_html(const nlohmann::json& summary) {
+  return "<p>Run time: " + duration_text(summary.at("run_seconds").get<double>()) + " (wall time of the fer train" +
+         (summary.at("resumed").get<bool>() ? " --resume command that finished the run)" : " command)") + ".</p>\n";
+}
+
+std::string samples_html(const fs::path& run, const std::string& title_prefix, const std::vector<std::string>& classes) {
+  std::ostringstream h;
+  for (const auto& [key, path] : last_samples(read_metrics(run / "metrics.jsonl")))
+    if (fs::exists(run / path)) h << sample_grid_html(run / path, title_prefix + key, classes);
+  return h.str();
+}
+
 }  // namespace
 
 void write_report(const std::string& run_dir) {
   const fs::path dir = run_dir;
   const nlohmann::json summary = nlohmann::json::parse(read_file(dir / "summary.json"));
   const nlohmann::json config = nlohmann::json::parse(read_file(dir / "config.json"));
-  const std::vector<nlohmann::json> metrics = read_metrics(dir / "metrics.jsonl");
   const auto classes = summary.at("classes").get<std::vector<std::string>>();
   fs::create_directories(dir / "plots");
-
-  // Loss curves per (fold, stage) and accuracy curves per fold, by epoch.
-  std::map<std::string, std::map<std::string, PlotSeries>> plots;  // plot name -> series
-  for (const nlohmann::json& r : metrics) {
-    const std::string key = "fold" + std::to_string(r.at("fold").get<int64_t>()) + "_" + r.at("stage").get<std::string>();
-    const double epoch = r.at("epoch").get<double>() + 1;
-    if (r.contains("loss"))
-      for (auto it = r["loss"].begin(); it != r["loss"].end(); ++it) {
-        PlotSeries& s = plots["losses_" + key][it.key()];
-        s.name = it.key();
-        s.points.push_back({epoch, it.value().get<double>()});
-      }
-    if (r.contains("synthesis"))  // the judge's scores of G's faces (train/synthesis.h)
-      for (auto it = r["synthesis"].begin(); it != r["synthesis"].end(); ++it) {
-        if (it.value().is_null()) continue;
-        PlotSeries& s = plots["synthesis_" + key][it.key()];
-        s.name = it.key();
-        s.points.push_back({epoch, it.value().get<double>()});
-      }
-    for (const char* acc : {"train_accuracy", "val_accuracy"})
-      if (r.contains(acc)) {
-        PlotSeries& s = plots["accuracy_" + key][acc];
-        s.name = acc;
-        s.points.push_back({epoch, r[acc].get<double>()});
-      }
-  }
-  std::ostringstream plot_html;
-  for (const auto& [name, series_map] : plots) {
-    std::vector<PlotSeries> series;
-    for (const auto& [_, s] : series_map) series.push_back(s);
-    const std::string svg = svg_line_plot(name, "epoch", series);
-    write_file_atomically((dir / "plots" / (name + ".svg")).string(), svg);
-    plot_html << svg;
-  }
+  const std::string curves = curves_html(dir, read_metrics(dir / "metrics.jsonl"));
 
   std::ostringstream h;
   h << "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>fer run: " << summary.at("mode").get<std::string>()
     << "</title><style>" << kStyle << "</style></head><body>\n"
-    << "<h1>fer run: mode " << summary.at("mode").get<std::string>() << "</h1>\n<h2>Accuracy</h2>\n<p>Mean over "
-    << summary.at("folds").size() << " test fold(s): <b>" << fixed(100 * summary.at("mean_accuracy").get<double>())
-    << "% ± " << fixed(100 * summary.at("std_accuracy").get<double>()) << "%</b> (model selected on the "
-    << "validation split)</p>\n<table><tr><th>fold</th><th>test accuracy</th><th>test images</th><th>best epoch</th>"
-       "<th>validation accuracy</th></tr>";
-  for (const nlohmann::json& f : summary.at("folds"))
-    h << "<tr><td>" << f.at("fold") << "</td><td>" << fixed(100 * f.at("accuracy").get<double>()) << "%</td><td>"
-      << f.at("test_images") << "</td><td>" << f.at("best_epoch").get<int64_t>() + 1 << "</td><td>"
-      << fixed(100 * f.at("best_val_accuracy").get<double>()) << "%</td></tr>";
-  h << "</table>\n" << (summary.contains("data") ? data_html(summary.at("data")) : "")
+    << "<h1>fer run: mode " << summary.at("mode").get<std::string>() << "</h1>\n" << run_time_html(summary)
+    << "<h2>Accuracy</h2>\n<p>Mean over " << summary.at("folds").size() << " test fold(s): <b>"
+    << fixed(100 * summary.at("mean_accuracy").get<double>()) << "% ± "
+    << fixed(100 * summary.at("std_accuracy").get<double>()) << "%</b> (model selected on the validation split)</p>\n"
+    << fold_table(summary) << data_html(summary.at("data"), classes.size())
     << "<h2>Confusion matrix (all test folds pooled)</h2>\n";
   if (!summary.at("folds").empty()) {
-    write_confusion_png(summary.at("pooled").at("confusion"), dir / "confusion.png");
-    h << confusion_table(summary.at("pooled"), classes) << png_tag(dir / "confusion.png", "confusion matrix");
+    const std::string svg = svg_confusion(summary.at("pooled"), classes);
+    write_file_atomically((dir / "plots" / "confusion.svg").string(), svg);
+    h << svg;
   }
-  h << "\n<h2>Training curves</h2>\n" << plot_html.str() << "\n<h2>Samples (last epoch of each stage)</h2>\n"
-    << "<p>Rows: a validation face x, its reconstruction x_rec, then x_hat for each expression (" ;
-  for (size_t k = 0; k < classes.size(); ++k) h << (k ? ", " : "") << classes[k];
-  h << "); the lower rows show new identities from the prior, x_pf, for each expression.</p>\n";
-  for (const auto& [key, path] : last_samples(metrics))
-    if (fs::exists(dir / path)) h << "<h3>" << key << "</h3><div class=\"grid\">" << png_tag(dir / path, key) << "</div>\n";
-  h << "<h2>Configuration</h2><pre>" << config.dump(2) << "</pre></body></html>\n";
+  h << "\n<h2>Training curves</h2>\n" << curves << "\n<h2>Samples (last epoch of each stage)</h2>\n"
+    << "<p>Rows: a validation face x, its reconstruction x_rec, then x_hat for each expression (the columns); "
+    << "the lower rows show new identities from the prior, x_pf, for each expression.</p>\n"
+    << samples_html(dir, "", classes) << "<h2>Configuration</h2><pre>" << config.dump(2) << "</pre></body></html>\n";
   write_file_atomically((dir / "report.html").string(), h.str());
 }
 
@@ -378,12 +450,23 @@ std::string recall_html_table(const nlohmann::json& c) {
   return h.str();
 }
 
+// The sum of the units' run times (their summary.json files); comparison.json holds results only,
+// so that a resumed ablation's or one with --jobs equals an uninterrupted one.
+double units_run_seconds(const fs::path& dir, const nlohmann::json& c) {
+  double seconds = 0;
+  for (const nlohmann::json& unit : c.at("units"))
+    for (const auto& [_, run] : unit.at("run").items())
+      seconds += nlohmann::json::parse(read_file(dir / run.get<std::string>() / "summary.json")).at("run_seconds").get<double>();
+  return seconds;
+}
+
 }  // namespace
 
 void write_comparison_report(const std::string& ablation_dir) {
   const fs::path dir = ablation_dir;
   const nlohmann::json c = nlohmann::json::parse(read_file(dir / "comparison.json"));
   const auto modes = c.at("modes").get<std::vector<std::string>>();
+  const auto classes = c.at("classes").get<std::vector<std::string>>();
   std::vector<double> means, lows, highs;
   std::vector<PlotSeries> per_unit;
   for (const std::string& m : modes) {
@@ -402,8 +485,9 @@ void write_comparison_report(const std::string& ablation_dir) {
     << c.at("repeats").get<int64_t>() << " repeat(s) × " << ablation_folds_text(c)
     << ", every mode on the same splits and seeds. Test accuracy of the recognizer "
        "selected on each fold's inner validation split; differences are paired by unit, in points. A difference "
-       "is called significant when both 95% intervals exclude 0.</p>\n"
-    << comparison_html_table(c) << "\n<h2>Accuracy per mode (mean, 95% t interval)</h2>\n"
+       "is called significant when both 95% intervals exclude 0. The units' run times add up to "
+    << duration_text(units_run_seconds(dir, c)) << " (with --jobs they overlap).</p>\n"
+    << comparison_html_table(c) << data_html(c.at("data"), classes.size()) << "\n<h2>Accuracy per mode (mean, 95% t interval)</h2>\n"
     << svg_interval_plot("test accuracy", modes, means, lows, highs)
     << "\n<h2>Accuracy per unit</h2>\n<p>Units in the order (repeat, fold): ";
   for (size_t i = 0; i < c.at("units").size(); ++i)
@@ -417,16 +501,12 @@ void write_comparison_report(const std::string& ablation_dir) {
        "face and its transfers (identity_unrelated: of two different faces). reconstruction: mean |G(E(x), y) - x|. "
        "diversity: mean |a - b| between prior faces (diversity_real: between real faces).</p>\n"
     << judge_html_table(c)
-    << "\n<h2>Sample grids (first unit of each generator mode)</h2>\n<p>Rows: a validation face, its reconstruction, "
-       "then the face with each expression (";
-  for (size_t k = 0; k < c.at("classes").size(); ++k) h << (k ? ", " : "") << c.at("classes")[k].get<std::string>();
-  h << "); lower rows: new identities from the prior.</p>\n";
+    << "\n<h2>Sample grids (first unit of each generator mode)</h2>\n<p>Rows: a validation face x, its "
+       "reconstruction x_rec, then the face with each expression (the columns); lower rows: new identities from the "
+       "prior.</p>\n";
   for (const std::string& m : modes) {
     const fs::path run = dir / c.at("units").at(0).at("run").at(m).get<std::string>();
-    if (!fs::exists(run / "metrics.jsonl")) continue;
-    for (const auto& [key, path] : last_samples(read_metrics(run / "metrics.jsonl")))
-      if (fs::exists(run / path))
-        h << "<h3>" << m << ": " << key << "</h3><div class=\"grid\">" << png_tag(run / path, m + " " + key) << "</div>\n";
+    if (fs::exists(run / "metrics.jsonl")) h << samples_html(run, m + ": ", classes);
   }
   h << "<h2>Settings</h2><pre>" << c.at("settings").dump(2) << "</pre></body></html>\n";
   write_file_atomically((dir / "report.html").string(), h.str());

@@ -1,8 +1,10 @@
-// The human side of a RUNDIR: SVG plots of the losses and accuracies per epoch (plots/), the pooled
-// confusion matrix as an image (confusion.png), and one self-contained report.html (images
-// inlined as data URIs, plots inlined as SVG) that shows the configuration, the per-fold and
-// mean±std accuracies, the data (size, subjects, split kind, skipped files), per-class recall, the
-// confusion matrix, the plots and the sample grids.
+// The human side of a RUNDIR: SVG plots (plots/) of the losses and accuracies per epoch (whole-
+// number epoch ticks; a one-epoch stage is a point) and of the pooled confusion matrix (a heat map:
+// class names on both axes, counts on shades of the row's share, recall per class), and one
+// self-contained report.html (sample grids inlined as data URIs under their column names, plots
+// inlined as SVG) that shows the run time, the per-fold and mean±std accuracies, the data (size,
+// subjects, split kind, skipped files), the confusion matrix, the plots, the sample grids and
+// the configuration.
 // Everything is rebuilt from config.json, metrics.jsonl and summary.json, so `fer eval` can redo it.
 // The ablation's report (write_comparison_report) is built the same way from comparison.json.
 #pragma once
@@ -25,15 +27,16 @@ struct PlotSeries {
   std::vector<std::pair<double, double>> points;  // (x, y)
 };
 
-// A line plot with axes, ticks and a legend, as a standalone <svg> element.
+// A line plot with axes, ticks and a legend, as a standalone <svg> element. x is a whole number
+// (an epoch, a unit) and its ticks fall on whole numbers; a series of one point is drawn as a dot.
 std::string svg_line_plot(const std::string& title, const std::string& x_label,
                           const std::vector<PlotSeries>& series);
 
 void write_report(const std::string& run_dir);
 
 // OUT/report.html of `fer ablate` (train/ablate.h), from OUT/comparison.json and the unit run
-// folders: the table of train/ablate.h's comparison_table, accuracy per mode with its 95% interval,
-// accuracy per unit and mode (a line per mode), per-class recall per mode, and the last sample
+// folders: the table of train/ablate.h's comparison_table, the units' summed run time, the data
+// (comparison.json's, from the first unit), accuracy per mode with its 95% interval, accuracy per unit and mode (a line per mode), per-class recall per mode, and the last sample
 // grids of stage 1 and stage 2 of each generator mode's first unit.
 void write_comparison_report(const std::string& ablation_dir);
 

@@ -46,7 +46,7 @@ namespace fer::FER_CUDA_NS {
   ::fer::detail::ErrorBuilder builder(file, line, nullptr);
   builder << library << " call failed: " << expression << ": " << error_name << " (" << error_text
           << ")";
-  throw ::fer::Error(builder.message());
+  throw builder.error();
 }
 
 // One overload per status type; vendor.h adds cublasStatus_t and cudnnStatus_t (nvcc only).

@@ -38,7 +38,7 @@ void throw_launch_error(cudaError_t status, const LaunchGrid& grid, dim3 block, 
   // The simulator ran the kernel already: say what failed inside it.
   if (status == cudaErrorLaunchFailure) builder << ": " << ::fersim::last_launch_failure();
 #endif
-  throw ::fer::Error(builder.message());
+  throw builder.error();
 }
 
 void device_synchronize() { FER_CUDA_CHECK(cudaStreamSynchronize(current_stream())); }

@@ -123,6 +123,11 @@ TEST_CASE("ablate runs every mode over 2 folds into one comparison", "[cpu]") {
   REQUIRE_FALSE(fs::exists(r.out + "/joint-rdbp/repeat0-fold1/judge"));
   for (const char* file : {"ablation.json", "comparison.json", "report.html"}) REQUIRE(fs::exists(fs::path(r.out) / file));
   REQUIRE(read_json(r.out + "/comparison.json") == c);
+  std::ifstream html(r.out + "/report.html");
+  const std::string report((std::istreambuf_iterator<char>(html)), std::istreambuf_iterator<char>());
+  REQUIRE_THAT(report, Catch::Contains("The units' run times add up to ") &&
+                           Catch::Contains("<h2>Data</h2>\n<p>84 images of 7 classes, 6 subjects") &&
+                           Catch::Contains("<span>x</span><span>x_rec</span><span>anger</span>"));
   const std::string table = comparison_table(c);
   REQUIRE_THAT(table, Catch::Contains("joint-rdbp vs baseline: "));
   REQUIRE_THAT(table, Catch::Contains("1 repeat(s) x 2 subject-independent folds"));

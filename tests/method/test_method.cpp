@@ -4,8 +4,6 @@
 // loading left out and the split kind in summary and report, an empty validation split, and
 // `fer --version` / `fer help` run as a child process.
 // Every test runs on each device of kDevices; the step-level ones on kStepDevices (cpu, cuda-sim).
-#include <sys/wait.h>
-
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -74,17 +72,6 @@ std::string tiny_copy(const std::string& name, const std::function<std::string(c
   in.close();
   std::ofstream(dir + "/manifest.csv") << out.str();
   return dir;
-}
-
-// The stdout of the `fer` command with these arguments, and its exit status.
-std::pair<std::string, int> run_fer(const std::string& args) {
-  FILE* pipe = ::popen((FER_BINARY_DIR "/fer " + args + " 2>/dev/null").c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::string out;
-  char buffer[4096];
-  for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) out.append(buffer, n);
-  const int status = ::pclose(pipe);
-  return {out, WEXITSTATUS(status)};
 }
 
 double abs_sum(const std::vector<float>& v) {
@@ -268,7 +255,7 @@ TEST_CASE("train runs every mode and writes the run folder", "[cpu]") {
       const double accuracy = summary.at("mean_accuracy");
       REQUIRE((accuracy >= 0 && accuracy <= 1));
       for (const char* file : {"config.json", "split.json", "metrics.jsonl", "summary.json", "report.html",
-                               "confusion.png", "checkpoints/fold0.safetensors", "checkpoints/fold0_best_R.safetensors"})
+                               "plots/confusion.svg", "checkpoints/fold0.safetensors", "checkpoints/fold0_best_R.safetensors"})
         REQUIRE(fs::exists(fs::path(r.out) / file));
       REQUIRE(fs::exists(fs::path(r.out) / "samples/fold0_stage2_epoch0.png") == (mode != "baseline"));
     }
@@ -399,7 +386,7 @@ TEST_CASE("a resumed run logs every epoch once and removes what interrupted writ
 TEST_CASE("a report file that cannot be written is an error naming it", "[cpu]") {
   TrainRequest r = tiny_request("baseline", "report_write");
   run_training(r);
-  for (const char* name : {"confusion.png", "report.html"}) {
+  for (const char* name : {"plots/confusion.svg", "report.html"}) {
     INFO(name);
     const fs::path blocked = fs::path(r.out) / name;  // a folder where the file goes: rename fails
     fs::remove(blocked);

@@ -1,11 +1,14 @@
 // The tiny dataset and configuration of the method tests (tests/method/): 6 rendered subjects x
 // 7 expressions x 2 images at 16x16, made once per process, and a config that trains each stage
-// for one epoch of batches of 4.
+// for one epoch of batches of 4; and run_fer, the `fer` command as a child process.
 #pragma once
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <string>
+#include <utility>
 
 #include "data/split.h"
 #include "data/synthetic.h"
@@ -71,6 +74,18 @@ inline FoldData tiny_fold(const TrainConfig& config) {
   const data::Fold fold = data::make_kfold_split(dataset, so).folds[0];
   return {make_image_set(dataset, fold.train), make_image_set(dataset, fold.val), make_image_set(dataset, fold.test),
           dataset.class_names};
+}
+
+// The stdout of the `fer` command with these arguments (stdout and stderr together when
+// `with_stderr`), and its exit status.
+inline std::pair<std::string, int> run_fer(const std::string& args, bool with_stderr = false) {
+  FILE* pipe = ::popen((FER_BINARY_DIR "/fer " + args + (with_stderr ? " 2>&1" : " 2>/dev/null")).c_str(), "r");
+  if (pipe == nullptr) return {"popen failed", -1};
+  std::string out;
+  char buffer[4096];
+  for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) out.append(buffer, n);
+  const int status = ::pclose(pipe);
+  return {out, WEXITSTATUS(status)};
 }
 
 }  // namespace fer::train::tiny
