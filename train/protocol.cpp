@@ -240,7 +240,9 @@ nlohmann::json run_training(const TrainRequest& request) {
     const nlohmann::json result = fold_json(trainer.run(request.resume), dataset.class_names);
     write_json(fold_path.string(), result);
     results.push_back(result);
-    log.message("[fold " + std::to_string(f) + "] test accuracy " + std::to_string(result.at("accuracy").get<double>()));
+    char accuracy[32];
+    std::snprintf(accuracy, sizeof accuracy, "%.2f%%", 100 * result.at("accuracy").get<double>());
+    log.message("[fold " + std::to_string(f) + "] test accuracy " + accuracy);
   }
   nlohmann::json summary = summarize(config, results, dataset.class_names);
   summary["data"] = data_info;
