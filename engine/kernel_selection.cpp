@@ -14,14 +14,16 @@ void select_kernels(Device device, KernelChoice choice) {
       cuda::set_kernel_choice("all", choice);
       return;
 #else
-      FER_THROW() << "--kernels " << kernel_choice_name(choice) << " --device cuda: this build has no CUDA backend";
+      FER_THROW() << "--device cuda: this build has no CUDA backend (configured with FER_WITH_CUDA=OFF, as the"
+                   " demo's build-demo/ is, or without a CUDA toolkit; scripts/build.sh builds it into build/)";
 #endif
     case Device::CUDASim:
 #ifdef FER_WITH_CUDA_SIM
       cudasim::set_kernel_choice("all", choice);  // refuses vendor: cuDNN and cuBLAS are not simulated
       return;
 #else
-      FER_THROW() << "--kernels " << kernel_choice_name(choice) << " --device cuda-sim: this build has no simulator";
+      FER_THROW() << "--device cuda-sim: this build has no CUDA simulator (configured with FER_WITH_CUDA_SIM=OFF,"
+                   " as the demo's build-demo/ is; scripts/build.sh builds it into build/)";
 #endif
   }
 }

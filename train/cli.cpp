@@ -434,12 +434,12 @@ int cmd_info(const Parsed&) {
     std::printf("cuda: built, but no usable device (%s)\n", e.what());
   }
 #else
-  std::printf("cuda: not built (configure with a CUDA toolkit)\n");
+  std::printf("cuda: not built (FER_WITH_CUDA=OFF or no CUDA toolkit; scripts/build.sh builds it where nvcc is)\n");
 #endif
 #ifdef FER_WITH_CUDA_SIM
   std::printf("cuda-sim: built\n");
 #else
-  std::printf("cuda-sim: not built (FER_WITH_CUDA_SIM=OFF)\n");
+  std::printf("cuda-sim: not built (FER_WITH_CUDA_SIM=OFF; scripts/build.sh builds it)\n");
 #endif
   std::printf("modes: baseline, synth, joint, joint-intra, joint-rdbp\n");
   return 0;
@@ -532,7 +532,7 @@ const std::vector<Command>& commands() {
   return list;
 }
 
-// `fer bench` lives in benchmarks/ (a layer above this one) and train/main.cpp runs it, so the
+// `fer bench` lives in benchmarks/ (a layer above this one) and app/main.cpp runs it, so the
 // overview names it here.
 const Command kBench = {"bench", "kernels|step [options]", "", {}, false, nullptr};
 

@@ -1,4 +1,5 @@
-// The `fer` command: everything is in train/cli.cpp, except `fer bench` (benchmarks/bench.h).
+// The `fer` command, above every library: `fer bench` runs benchmarks/bench.h, every other command
+// train/cli.h.
 // --debug is global: it may stand anywhere among the arguments and is taken out here.
 #include <string>
 #include <vector>
