@@ -43,8 +43,8 @@ double process_cpu_ms() {
 // `rows` random faces in [-1, 1] with labels and subjects cycling through their ranges.
 train::ImageSet random_images(const models::ModelConfig& m, int64_t rows) {
   train::ImageSet set;
-  Generator gen(5);
-  set.images = uniform({rows, m.channels, m.image_size, m.image_size}, -1, 1, gen, Device::CPU);
+  RandomStream rng(5);
+  set.images = uniform({rows, m.channels, m.image_size, m.image_size}, -1, 1, rng, Device::CPU);
   for (int64_t i = 0; i < rows; ++i) {
     set.labels.push_back(static_cast<float>(i % m.classes));
     set.subjects.push_back(i % kSubjects);

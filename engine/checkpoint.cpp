@@ -13,7 +13,7 @@ namespace {
 using json = nlohmann::json;
 
 constexpr const char* kMetadataKey = "fer.checkpoint";
-constexpr int kFormat = 2;  // 2: the context
+constexpr int kFormat = 3;  // raised whenever the metadata layout changes; older files are refused
 
 // The entries of `all` under "prefix", with the prefix removed.
 std::map<std::string, Tensor> strip_prefix(const std::map<std::string, Tensor>& all, const std::string& prefix) {
@@ -41,15 +41,15 @@ json parse_metadata(const std::string& path) {
   return meta;
 }
 
-// The generators' states, checked against the expected names before anything is restored.
-std::map<std::string, std::pair<uint64_t, uint64_t>> read_generators(const std::string& path, const json& meta,
+// The random streams' states, checked against the expected names before anything is restored.
+std::map<std::string, std::pair<uint64_t, uint64_t>> read_random_streams(const std::string& path, const json& meta,
                                                                      const TrainingObjects& objects) {
   std::map<std::string, std::pair<uint64_t, uint64_t>> states;
-  const json& saved = meta.contains("generators") ? meta["generators"] : json::object();
-  for (const auto& [name, gen] : objects.generators) {
+  const json& saved = meta.contains("random_streams") ? meta["random_streams"] : json::object();
+  for (const auto& [name, rng] : objects.random_streams) {
     FER_CHECK(saved.contains(name) && saved[name].contains("seed") && saved[name].contains("offset") &&
               saved[name]["seed"].is_number_unsigned() && saved[name]["offset"].is_number_unsigned())
-        << "checkpoint '" << path << "': no valid state for generator '" << name << "'";
+        << "checkpoint '" << path << "': no valid state for random stream '" << name << "'";
     states[name] = {saved[name]["seed"].get<uint64_t>(), saved[name]["offset"].get<uint64_t>()};
   }
   return states;
@@ -107,13 +107,13 @@ void save_checkpoint(const std::string& path, const TrainingObjects& objects, co
   json meta = {{"format", kFormat},
                {"step", progress.step},
                {"epoch", progress.epoch},
-               {"generators", json::object()},
+               {"random_streams", json::object()},
                {"modules", names_of(objects.modules)},
                {"optimizers", names_of(objects.optimizers)},
                {"context", progress.context},
                {"extra", progress.extra}};
-  for (const auto& [name, gen] : objects.generators)
-    meta["generators"][name] = {{"seed", gen->seed()}, {"offset", gen->offset()}};
+  for (const auto& [name, rng] : objects.random_streams)
+    meta["random_streams"][name] = {{"seed", rng->seed()}, {"offset", rng->offset()}};
   save_safetensors(path, tensors, {{kMetadataKey, meta.dump()}});
 }
 
@@ -122,7 +122,7 @@ TrainingProgress load_checkpoint(const std::string& path, const TrainingObjects&
   const json meta = parse_metadata(path);
   check_context(path, meta.value("context", json::object()), expected_context);
   const std::map<std::string, Tensor> tensors = load_safetensors(path);
-  const auto generator_states = read_generators(path, meta, objects);
+  const auto stream_states = read_random_streams(path, meta, objects);
 
   // Check everything before changing anything.
   for (const auto& [key, t] : tensors) {
@@ -152,8 +152,8 @@ TrainingProgress load_checkpoint(const std::string& path, const TrainingObjects&
   for (const auto& [name, module] : objects.modules) module->load_state_dict(strip_prefix(tensors, "module." + name + "."));
   for (const auto& [name, optimizer] : objects.optimizers)
     optimizer->load_state_dict(strip_prefix(tensors, "optim." + name + "."));
-  for (const auto& [name, gen] : objects.generators)
-    gen->set_state(generator_states.at(name).first, generator_states.at(name).second);
+  for (const auto& [name, rng] : objects.random_streams)
+    rng->set_state(stream_states.at(name).first, stream_states.at(name).second);
   return progress;
 }
 

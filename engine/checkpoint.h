@@ -2,7 +2,7 @@
 //   "module.<name>.<key>"  every parameter and buffer of each named module (its state_dict),
 //   "optim.<name>.<key>"   each named optimizer's state_dict (moments, step counters, lr),
 // and, under the metadata key "fer.checkpoint", a JSON string:
-//   {"format": 1, "step": .., "epoch": .., "generators": {"<name>": {"seed": .., "offset": ..}},
+//   {"format": 3, "step": .., "epoch": .., "random_streams": {"<name>": {"seed": .., "offset": ..}},
 //    "modules": [..], "optimizers": [..], "context": {what the weights were made for},
 //    "extra": {free-form fields of the trainer}}.
 // The file can be opened by Python's safetensors to inspect or convert the weights.
@@ -30,7 +30,7 @@ namespace fer {
 struct TrainingObjects {
   std::map<std::string, nn::Module*> modules;
   std::map<std::string, optim::Optimizer*> optimizers;
-  std::map<std::string, Generator*> generators;
+  std::map<std::string, RandomStream*> random_streams;
 };
 
 struct TrainingProgress {
@@ -41,7 +41,7 @@ struct TrainingProgress {
 };
 
 void save_checkpoint(const std::string& path, const TrainingObjects& objects, const TrainingProgress& progress);
-// Restores modules, optimizers and generators in place and returns the progress counters.
+// Restores modules, optimizers and random streams in place and returns the progress counters.
 TrainingProgress load_checkpoint(const std::string& path, const TrainingObjects& objects,
                                  const nlohmann::json& expected_context = nlohmann::json::object());
 

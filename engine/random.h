@@ -1,6 +1,6 @@
 // Seeded, reproducible random numbers for initialization, dropout, sampling and shuffling.
 //
-// A Generator is a seed plus a counter. Every draw reserves a range of counters, and value i of
+// A RandomStream is a seed plus a counter. Every draw reserves a range of counters, and value i of
 // that range is random_bits(seed, offset + i) (kernels/common/random.h): a pure function, so
 // the CPU and the GPU produce the same numbers in any thread order, and a checkpoint restores
 // the stream exactly by saving (seed, offset).
@@ -11,9 +11,9 @@
 
 namespace fer {
 
-class Generator {
+class RandomStream {
  public:
-  explicit Generator(uint64_t seed = 0) : seed_(seed) {}
+  explicit RandomStream(uint64_t seed = 0) : seed_(seed) {}
   uint64_t seed() const { return seed_; }
   uint64_t offset() const { return offset_; }
   void set_state(uint64_t seed, uint64_t offset) { seed_ = seed, offset_ = offset; }
@@ -33,7 +33,7 @@ class Generator {
 };
 
 // Tensors of random values, drawn on the CPU and copied to `device`.
-Tensor uniform(const Shape& shape, double lo, double hi, Generator& gen, Device device = Device::CPU);
-Tensor normal(const Shape& shape, double mean, double std, Generator& gen, Device device = Device::CPU);
+Tensor uniform(const Shape& shape, double lo, double hi, RandomStream& rng, Device device = Device::CPU);
+Tensor normal(const Shape& shape, double mean, double std, RandomStream& rng, Device device = Device::CPU);
 
 }  // namespace fer

@@ -22,13 +22,13 @@ constexpr int64_t kStages[] = {64, 128, 256, 512};
 
 }  // namespace
 
-Encoder::Encoder(const ModelConfig& c, fer::Generator& gen) {
+Encoder::Encoder(const ModelConfig& c, fer::RandomStream& rng) {
   c.validate();
   body_ = register_module("body", std::make_shared<nn::Sequential>());
   int64_t in = c.channels;
   for (int i = 0; i < 4; ++i) {
     const int64_t out = c.ch(kStages[i]);
-    body_->push_back(std::make_shared<nn::Conv2d>(in, out, 4, gen, down()));
+    body_->push_back(std::make_shared<nn::Conv2d>(in, out, 4, rng, down()));
     if (i > 0) {
       nn::InstanceNormOptions norm;
       norm.affine = true;
@@ -38,17 +38,17 @@ Encoder::Encoder(const ModelConfig& c, fer::Generator& gen) {
     in = out;
   }
   body_->push_back(std::make_shared<nn::Flatten>());
-  body_->push_back(std::make_shared<nn::Linear>(in * c.s4() * c.s4(), c.latent, gen));
+  body_->push_back(std::make_shared<nn::Linear>(in * c.s4() * c.s4(), c.latent, rng));
   body_->push_back(std::make_shared<nn::Tanh>());
 }
 
 Tensor Encoder::forward(const Tensor& x) { return body_->forward(x); }
 
-Decoder::Decoder(const ModelConfig& c, fer::Generator& gen) : config_(c) {
+Decoder::Decoder(const ModelConfig& c, fer::RandomStream& rng) : config_(c) {
   c.validate();
   const int64_t first = c.ch(kStages[3]);
   project_ = register_module("project", std::make_shared<nn::Linear>(c.latent + c.classes,
-                                                                     first * c.s4() * c.s4(), gen));
+                                                                     first * c.s4() * c.s4(), rng));
   body_ = register_module("body", std::make_shared<nn::Sequential>());
   body_->push_back(std::make_shared<nn::BatchNorm2d>(first));
   body_->push_back(std::make_shared<nn::ReLU>());
@@ -56,7 +56,7 @@ Decoder::Decoder(const ModelConfig& c, fer::Generator& gen) : config_(c) {
   for (int i = 2; i >= -1; --i) {
     const bool last = i < 0;
     const int64_t out = last ? c.channels : c.ch(kStages[i]);
-    body_->push_back(std::make_shared<nn::ConvTranspose2d>(in, out, 4, gen, down()));
+    body_->push_back(std::make_shared<nn::ConvTranspose2d>(in, out, 4, rng, down()));
     if (!last) {
       body_->push_back(std::make_shared<nn::BatchNorm2d>(out));
       body_->push_back(std::make_shared<nn::ReLU>());
@@ -76,13 +76,13 @@ Tensor Decoder::forward(const Tensor& code, const Tensor& labels) {
   return body_->forward(h);
 }
 
-ImageDiscriminator::ImageDiscriminator(const ModelConfig& c, fer::Generator& gen) {
+ImageDiscriminator::ImageDiscriminator(const ModelConfig& c, fer::RandomStream& rng) {
   c.validate();
   body_ = register_module("body", std::make_shared<nn::Sequential>());
   int64_t in = c.channels;
   for (int64_t stage : kStages) {
     const int64_t out = c.ch(stage);
-    body_->push_back(std::make_shared<nn::Conv2d>(in, out, 4, gen, down(/*spectral=*/true)));
+    body_->push_back(std::make_shared<nn::Conv2d>(in, out, 4, rng, down(/*spectral=*/true)));
     body_->push_back(std::make_shared<nn::LeakyReLU>(kSlope));
     in = out;
   }
@@ -90,8 +90,8 @@ ImageDiscriminator::ImageDiscriminator(const ModelConfig& c, fer::Generator& gen
   nn::LinearOptions head;
   head.spectral_norm = true;
   const int64_t features = in * c.s4() * c.s4();
-  adversarial_ = register_module("adversarial", std::make_shared<nn::Linear>(features, 1, gen, head));
-  classes_ = register_module("classes", std::make_shared<nn::Linear>(features, c.classes, gen, head));
+  adversarial_ = register_module("adversarial", std::make_shared<nn::Linear>(features, 1, rng, head));
+  classes_ = register_module("classes", std::make_shared<nn::Linear>(features, c.classes, rng, head));
 }
 
 DiscriminatorOutput ImageDiscriminator::run(const Tensor& x) {
@@ -99,16 +99,16 @@ DiscriminatorOutput ImageDiscriminator::run(const Tensor& x) {
   return {adversarial_->forward(h), classes_->forward(h)};
 }
 
-LatentDiscriminator::LatentDiscriminator(const ModelConfig& c, fer::Generator& gen) {
+LatentDiscriminator::LatentDiscriminator(const ModelConfig& c, fer::RandomStream& rng) {
   c.validate();
   body_ = register_module("body", std::make_shared<nn::Sequential>());
   int64_t in = c.latent;
   for (int64_t out : {64, 32, 16}) {
-    body_->push_back(std::make_shared<nn::Linear>(in, out, gen));
+    body_->push_back(std::make_shared<nn::Linear>(in, out, rng));
     body_->push_back(std::make_shared<nn::LeakyReLU>(kSlope));
     in = out;
   }
-  body_->push_back(std::make_shared<nn::Linear>(in, 1, gen));
+  body_->push_back(std::make_shared<nn::Linear>(in, 1, rng));
 }
 
 Tensor LatentDiscriminator::forward(const Tensor& code) { return body_->forward(code); }

@@ -14,7 +14,7 @@ namespace fer::models {
 // after all but the first), a linear layer and tanh.
 class Encoder : public nn::Module {
  public:
-  Encoder(const ModelConfig& config, fer::Generator& gen);
+  Encoder(const ModelConfig& config, fer::RandomStream& rng);
   std::string type_name() const override { return "Encoder"; }
   Tensor forward(const Tensor& x) override;
 
@@ -26,7 +26,7 @@ class Encoder : public nn::Module {
 // 512w x s4 x s4, batch norm, ReLU, four k4 s2 p1 transposed convolutions, tanh.
 class Decoder : public nn::Module {
  public:
-  Decoder(const ModelConfig& config, fer::Generator& gen);
+  Decoder(const ModelConfig& config, fer::RandomStream& rng);
   std::string type_name() const override { return "Decoder"; }
   using nn::Module::forward;  // the single-input form throws: G takes code and labels
   Tensor forward(const Tensor& code, const Tensor& labels);
@@ -45,7 +45,7 @@ struct DiscriminatorOutput {
 // x [N, C, S, S] -> both heads; spectral norm on every weight.
 class ImageDiscriminator : public nn::Module {
  public:
-  ImageDiscriminator(const ModelConfig& config, fer::Generator& gen);
+  ImageDiscriminator(const ModelConfig& config, fer::RandomStream& rng);
   std::string type_name() const override { return "ImageDiscriminator"; }
   DiscriminatorOutput run(const Tensor& x);
 
@@ -57,7 +57,7 @@ class ImageDiscriminator : public nn::Module {
 // code [N, d] -> logit [N, 1] that the code came from the prior.
 class LatentDiscriminator : public nn::Module {
  public:
-  LatentDiscriminator(const ModelConfig& config, fer::Generator& gen);
+  LatentDiscriminator(const ModelConfig& config, fer::RandomStream& rng);
   std::string type_name() const override { return "LatentDiscriminator"; }
   Tensor forward(const Tensor& code) override;
 

@@ -12,7 +12,7 @@ namespace fer::models {
 // x [N, C, S, S] -> [N, 256w].
 class RecognizerBody : public nn::Module {
  public:
-  RecognizerBody(const ModelConfig& config, fer::Generator& gen);
+  RecognizerBody(const ModelConfig& config, fer::RandomStream& rng);
   std::string type_name() const override { return "RecognizerBody"; }
   Tensor forward(const Tensor& x) override;
   int64_t out_channels() const { return out_channels_; }
@@ -31,14 +31,14 @@ struct RecognizerOutput {
 // Owns the generator of its dropout masks (a checkpoint saves its state).
 class Recognizer : public nn::Module {
  public:
-  Recognizer(const ModelConfig& config, fer::Generator& gen, uint64_t dropout_seed);
+  Recognizer(const ModelConfig& config, fer::RandomStream& rng, uint64_t dropout_seed);
   std::string type_name() const override { return "Recognizer"; }
   RecognizerOutput run(const Tensor& x);
   Tensor forward(const Tensor& x) override { return run(x).logits; }
-  fer::Generator& dropout_generator() { return dropout_gen_; }
+  fer::RandomStream& dropout_stream() { return dropout_rng_; }
 
  private:
-  fer::Generator dropout_gen_;
+  fer::RandomStream dropout_rng_;
   std::shared_ptr<RecognizerBody> body_;
   std::shared_ptr<nn::Linear> feature_, classifier_;
   std::shared_ptr<nn::Dropout> dropout_;
@@ -52,7 +52,7 @@ struct IdentityOutput {
 // Id: body, linear -> feature_dim (the embedding), training head -> number of training subjects.
 class IdentityNet : public nn::Module {
  public:
-  IdentityNet(const ModelConfig& config, int64_t subjects, fer::Generator& gen);
+  IdentityNet(const ModelConfig& config, int64_t subjects, fer::RandomStream& rng);
   std::string type_name() const override { return "IdentityNet"; }
   IdentityOutput run(const Tensor& x);
   Tensor forward(const Tensor& x) override { return run(x).embedding; }

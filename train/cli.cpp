@@ -258,8 +258,8 @@ std::vector<std::string> run_classes(const std::string& run) {
 }
 
 std::shared_ptr<models::Recognizer> load_recognizer(const std::string& run, const TrainConfig& config, int64_t fold) {
-  Generator gen(0);
-  auto R = std::make_shared<models::Recognizer>(config.model, gen, 0);
+  RandomStream rng(0);
+  auto R = std::make_shared<models::Recognizer>(config.model, rng, 0);
   const std::string path = (fs::path(run) / "checkpoints" / ("fold" + std::to_string(fold) + "_best_R.safetensors")).string();
   load_checkpoint(path, {{{"R", R.get()}}, {}, {}}, weights_context(config.model, run_classes(run)));
   R->to(parse_device(config.device));
@@ -301,9 +301,9 @@ int cmd_generate(const Parsed& p) {
   const std::string run = p.required("--run"), out = p.required("--out");
   const TrainConfig config = load_run_config(run);
   const Device device = parse_device(config.device);
-  Generator gen(0);
-  auto E = std::make_shared<models::Encoder>(config.model, gen);
-  auto G = std::make_shared<models::Decoder>(config.model, gen);
+  RandomStream rng(0);
+  auto E = std::make_shared<models::Encoder>(config.model, rng);
+  auto G = std::make_shared<models::Decoder>(config.model, rng);
   const int64_t fold = chosen_fold(p, config);
   const std::string path = (fs::path(run) / "checkpoints" / ("fold" + std::to_string(fold) + "_EG.safetensors")).string();
   FER_CHECK(fs::exists(path)) << "generate: " << path << " not found (mode baseline trains no generator)";

@@ -48,17 +48,17 @@ Batch make_batch(const ImageSet& set, const std::vector<int64_t>& rows, Device d
   return {images.to(device), Tensor::from_vector(labels, {b}, device), Tensor::from_vector(subjects, {b}, device)};
 }
 
-std::vector<int64_t> permutation(int64_t n, Generator& gen) {
+std::vector<int64_t> permutation(int64_t n, RandomStream& rng) {
   std::vector<int64_t> order(static_cast<size_t>(n));
   std::iota(order.begin(), order.end(), 0);
-  for (int64_t i = n - 1; i > 0; --i) std::swap(order[static_cast<size_t>(i)], order[static_cast<size_t>(gen.randint(i + 1))]);
+  for (int64_t i = n - 1; i > 0; --i) std::swap(order[static_cast<size_t>(i)], order[static_cast<size_t>(rng.randint(i + 1))]);
   return order;
 }
 
 std::vector<std::vector<int64_t>> epoch_batches(int64_t rows, int64_t batch_size, uint64_t seed,
                                                 const std::string& stage, int64_t epoch) {
-  Generator gen(seed ^ (std::hash<std::string>{}(stage) + 0x9E3779B97F4A7C15ull * static_cast<uint64_t>(epoch + 1)));
-  const std::vector<int64_t> order = permutation(rows, gen);
+  RandomStream rng(seed ^ (std::hash<std::string>{}(stage) + 0x9E3779B97F4A7C15ull * static_cast<uint64_t>(epoch + 1)));
+  const std::vector<int64_t> order = permutation(rows, rng);
   std::vector<std::vector<int64_t>> batches;
   const int64_t size = std::min(batch_size, rows);
   for (int64_t start = 0; size >= 2 && start + size <= rows; start += size)

@@ -48,7 +48,7 @@ Batch make_batch(const ImageSet& set, const std::vector<int64_t>& rows, Device d
 std::vector<std::vector<int64_t>> epoch_batches(int64_t rows, int64_t batch_size, uint64_t seed,
                                                 const std::string& stage, int64_t epoch);
 
-// Fisher-Yates permutation of 0..n-1 from gen.
-std::vector<int64_t> permutation(int64_t n, Generator& gen);
+// Fisher-Yates permutation of 0..n-1 from rng.
+std::vector<int64_t> permutation(int64_t n, RandomStream& rng);
 
 }  // namespace fer::train

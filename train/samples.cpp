@@ -22,8 +22,8 @@ Tensor expression_sweep(models::Decoder& G, const Tensor& codes, int64_t classes
 }
 
 Tensor prior_codes(int64_t n, int64_t latent, uint64_t seed, Device device) {
-  Generator gen(seed);
-  return uniform({n, latent}, -1, 1, gen, device);
+  RandomStream rng(seed);
+  return uniform({n, latent}, -1, 1, rng, device);
 }
 
 }  // namespace fer::train

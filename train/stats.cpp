@@ -102,11 +102,11 @@ PairedComparison paired_comparison(const std::vector<double>& a, const std::vect
   r.p_value = se > 0 ? 2 * student_t_cdf(-std::fabs(r.mean_diff) / se, df) : (r.mean_diff == 0 ? 1 : 0);
 
   // mt19937_64's output is fixed by the standard; the index is taken modulo n (bias < n / 2^64).
-  std::mt19937_64 gen(seed);
+  std::mt19937_64 rng(seed);
   std::vector<double> means(static_cast<size_t>(resamples));
   for (double& m : means) {
     double s = 0;
-    for (int64_t i = 0; i < r.n; ++i) s += d[gen() % static_cast<uint64_t>(r.n)];
+    for (int64_t i = 0; i < r.n; ++i) s += d[rng() % static_cast<uint64_t>(r.n)];
     m = s / static_cast<double>(r.n);
   }
   std::sort(means.begin(), means.end());

@@ -34,9 +34,9 @@ std::unique_ptr<optim::Optimizer> adam(const nn::Module& m, double lr, double be
   return std::make_unique<optim::Adam>(m.parameters(), o);
 }
 
-Tensor random_labels(int64_t n, int64_t classes, Generator& gen, Device device) {
+Tensor random_labels(int64_t n, int64_t classes, RandomStream& rng, Device device) {
   std::vector<float> labels;
-  for (int64_t i = 0; i < n; ++i) labels.push_back(static_cast<float>(gen.randint(classes)));
+  for (int64_t i = 0; i < n; ++i) labels.push_back(static_cast<float>(rng.randint(classes)));
   return Tensor::from_vector(labels, {n}, device);
 }
 
@@ -102,24 +102,24 @@ FoldTrainer::FoldTrainer(const TrainConfig& config, FoldData data, std::string d
       dir_(std::move(dir)),
       fold_(fold),
       log_(log),
-      init_gen_(static_cast<uint64_t>(config.seed) * 1000003u + static_cast<uint64_t>(fold)),
-      sample_gen_(static_cast<uint64_t>(config.seed) * 7919u + static_cast<uint64_t>(fold) + 1) {
+      init_rng_(static_cast<uint64_t>(config.seed) * 1000003u + static_cast<uint64_t>(fold)),
+      sample_rng_(static_cast<uint64_t>(config.seed) * 7919u + static_cast<uint64_t>(fold) + 1) {
   config_.validate();
   const models::ModelConfig& m = config_.model;
-  R_ = std::make_shared<models::Recognizer>(m, init_gen_, static_cast<uint64_t>(config.seed) + 17);
+  R_ = std::make_shared<models::Recognizer>(m, init_rng_, static_cast<uint64_t>(config.seed) + 17);
   centers_ = std::make_shared<CenterBuffers>(m.classes, m.feature_dim);
   if (config_.stage2.ema_decay > 0) {
-    Generator unused(0);  // the average starts as a copy of R; init_gen_ stays as without it
+    RandomStream unused(0);  // the average starts as a copy of R; init_rng_ stays as without it
     R_ema_ = std::make_shared<models::Recognizer>(m, unused, 0);
     R_ema_->load_state_dict(R_->state_dict());
   }
   if (uses_generator()) {
-    E_ = std::make_shared<models::Encoder>(m, init_gen_);
-    G_ = std::make_shared<models::Decoder>(m, init_gen_);
-    D_ = std::make_shared<models::ImageDiscriminator>(m, init_gen_);
-    Dz_ = std::make_shared<models::LatentDiscriminator>(m, init_gen_);
+    E_ = std::make_shared<models::Encoder>(m, init_rng_);
+    G_ = std::make_shared<models::Decoder>(m, init_rng_);
+    D_ = std::make_shared<models::ImageDiscriminator>(m, init_rng_);
+    Dz_ = std::make_shared<models::LatentDiscriminator>(m, init_rng_);
   }
-  if (uses_identity()) Id_ = std::make_shared<models::IdentityNet>(m, data_.train.num_subjects, init_gen_);
+  if (uses_identity()) Id_ = std::make_shared<models::IdentityNet>(m, data_.train.num_subjects, init_rng_);
   for (nn::Module* module : std::initializer_list<nn::Module*>{R_.get(), R_ema_.get(), centers_.get(), E_.get(),
                                                                 G_.get(), D_.get(), Dz_.get(), Id_.get()})
     if (module) module->to(device_);
@@ -180,8 +180,8 @@ TrainingObjects FoldTrainer::objects() {
       {"D", opt_d_.get()}, {"Dz", opt_dz_.get()}, {"G", opt_g_.get()}};
   for (const auto& [name, opt] : optimizers)
     if (opt) o.optimizers[name] = opt;
-  o.generators["sample"] = &sample_gen_;
-  o.generators["dropout"] = &R_->dropout_generator();
+  o.random_streams["sample"] = &sample_rng_;
+  o.random_streams["dropout"] = &R_->dropout_stream();
   return o;
 }
 
@@ -197,7 +197,7 @@ bool FoldTrainer::augments(int stage) const {
   return config_.data.augment && (stage == 2 || config_.data.augment_stages == "all");
 }
 
-// The augmentation key comes from sample_gen_, so a resumed run draws the same transforms. A
+// The augmentation key comes from sample_rng_, so a resumed run draws the same transforms. A
 // stage that does not augment draws no key: which draws happen depends on the config alone.
 Batch FoldTrainer::batch_of(const ImageSet& set, const std::vector<int64_t>& rows, int stage) {
   if (!augments(stage)) return make_batch(set, rows, device_);
@@ -208,8 +208,8 @@ Batch FoldTrainer::batch_of(const ImageSet& set, const std::vector<int64_t>& row
   a.options.rotate_degrees = d.augment_rotate;
   a.options.brightness = d.augment_brightness;
   a.options.contrast = d.augment_contrast;
-  a.seed = sample_gen_.seed();
-  a.counter = sample_gen_.take(1);
+  a.seed = sample_rng_.seed();
+  a.counter = sample_rng_.take(1);
   return make_batch(set, rows, device_, &a);
 }
 
@@ -226,8 +226,8 @@ LossValues FoldTrainer::fesgan_step(const Batch& batch) {
   const int64_t n = batch.images.size(0), K = config_.model.classes;
   const Tensor& x = batch.images;
   const Tensor& y = batch.labels;
-  const Tensor prior = uniform({n, config_.model.latent}, -1, 1, sample_gen_, device_);
-  const Tensor y_hat = random_labels(n, K, sample_gen_, device_), y_pf = random_labels(n, K, sample_gen_, device_);
+  const Tensor prior = uniform({n, config_.model.latent}, -1, 1, sample_rng_, device_);
+  const Tensor y_hat = random_labels(n, K, sample_rng_, device_), y_pf = random_labels(n, K, sample_rng_, device_);
 
   const Tensor z = E_->forward(x);
   const Tensor x_rec = G_->forward(z, y), x_hat = G_->forward(z, y_hat), x_pf = G_->forward(prior, y_pf);
@@ -279,8 +279,8 @@ JointTerms FoldTrainer::joint_terms(const Batch& batch) {
   if (!uses_generator()) return t;
 
   const int64_t m = c.synth_batch;
-  const Tensor prior = uniform({m, config_.model.latent}, -1, 1, sample_gen_, device_);
-  const Tensor y_s = random_labels(m, config_.model.classes, sample_gen_, device_);
+  const Tensor prior = uniform({m, config_.model.latent}, -1, 1, sample_rng_, device_);
+  const Tensor y_s = random_labels(m, config_.model.classes, sample_rng_, device_);
   if (is_joint(mode_)) {
     t.synthetic = G_->forward(prior, y_s);
   } else {  // synth: the pre-trained G is frozen
@@ -414,7 +414,7 @@ void FoldTrainer::prepare_judge() {
     trainer.run(true);
     path = trainer.best_recognizer_path();
   }
-  Generator unused(0);  // the weights come from the checkpoint; init_gen_ stays untouched
+  RandomStream unused(0);  // the weights come from the checkpoint; init_rng_ stays untouched
   judge_ = std::make_shared<models::Recognizer>(config_.model, unused, 0);
   load_checkpoint(path, {{{"R", judge_.get()}}, {}, {}}, context_);
   judge_->to(device_);

@@ -136,7 +136,7 @@ class FoldTrainer {
   std::string dir_;
   int64_t fold_;
   RunLog& log_;
-  Generator init_gen_, sample_gen_;
+  RandomStream init_rng_, sample_rng_;
   std::shared_ptr<models::Encoder> E_;
   std::shared_ptr<models::Decoder> G_;
   std::shared_ptr<models::ImageDiscriminator> D_;

@@ -12,20 +12,20 @@ namespace fer::nn {
 namespace {
 
 // PyTorch's kaiming_uniform(a = sqrt(5)) and its bias rule both reduce to U(+-1/sqrt(fan_in)).
-Tensor fan_in_uniform(const Shape& shape, int64_t fan_in, Generator& gen) {
+Tensor fan_in_uniform(const Shape& shape, int64_t fan_in, RandomStream& rng) {
   FER_CHECK(fan_in > 0) << "layer initialization: fan_in must be positive for shape " << shape_str(shape);
   const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
-  return uniform(shape, -bound, bound, gen);
+  return uniform(shape, -bound, bound, rng);
 }
 
-Tensor maybe_bias(bool on, int64_t size, int64_t fan_in, Generator& gen) {
-  return on ? fan_in_uniform({size}, fan_in, gen) : Tensor();
+Tensor maybe_bias(bool on, int64_t size, int64_t fan_in, RandomStream& rng) {
+  return on ? fan_in_uniform({size}, fan_in, rng) : Tensor();
 }
 
 // The persistent left vector of spectral normalization: N(0, 1), normalized (as PyTorch).
-Tensor maybe_spectral_u(bool on, int64_t rows, Generator& gen) {
+Tensor maybe_spectral_u(bool on, int64_t rows, RandomStream& rng) {
   if (!on) return Tensor();
-  std::vector<float> u = normal({rows}, 0.0, 1.0, gen).to_vector();
+  std::vector<float> u = normal({rows}, 0.0, 1.0, rng).to_vector();
   double norm = 0;
   for (float v : u) norm += static_cast<double>(v) * v;
   norm = std::max(std::sqrt(norm), 1e-12);
@@ -51,12 +51,12 @@ Tensor zeros(int64_t size, bool on) { return on ? Tensor::zeros({size}) : Tensor
 
 // ---- convolutions and linear ----------------------------------------------------------------
 
-Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int kernel, Generator& gen, ConvOptions options)
+Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int kernel, RandomStream& rng, ConvOptions options)
     : options(options),
       weight(register_parameter("weight", fan_in_uniform({out_channels, in_channels, kernel, kernel},
-                                                         in_channels * kernel * kernel, gen))),
-      bias(register_parameter("bias", maybe_bias(options.bias, out_channels, in_channels * kernel * kernel, gen))),
-      weight_u(register_buffer("weight_u", maybe_spectral_u(options.spectral_norm, out_channels, gen))) {
+                                                         in_channels * kernel * kernel, rng))),
+      bias(register_parameter("bias", maybe_bias(options.bias, out_channels, in_channels * kernel * kernel, rng))),
+      weight_u(register_buffer("weight_u", maybe_spectral_u(options.spectral_norm, out_channels, rng))) {
   FER_CHECK(options.output_padding == 0) << "Conv2d: output_padding " << options.output_padding
                                          << " applies to ConvTranspose2d only";
 }
@@ -67,13 +67,13 @@ Tensor Conv2d::forward(const Tensor& x) {
   return conv2d(x, effective_weight(), bias, {options.stride, options.padding});
 }
 
-ConvTranspose2d::ConvTranspose2d(int64_t in_channels, int64_t out_channels, int kernel, Generator& gen,
+ConvTranspose2d::ConvTranspose2d(int64_t in_channels, int64_t out_channels, int kernel, RandomStream& rng,
                                  ConvOptions options)
     : options(options),
       weight(register_parameter("weight", fan_in_uniform({in_channels, out_channels, kernel, kernel},
-                                                         out_channels * kernel * kernel, gen))),
-      bias(register_parameter("bias", maybe_bias(options.bias, out_channels, out_channels * kernel * kernel, gen))),
-      weight_u(register_buffer("weight_u", maybe_spectral_u(options.spectral_norm, in_channels, gen))) {}
+                                                         out_channels * kernel * kernel, rng))),
+      bias(register_parameter("bias", maybe_bias(options.bias, out_channels, out_channels * kernel * kernel, rng))),
+      weight_u(register_buffer("weight_u", maybe_spectral_u(options.spectral_norm, in_channels, rng))) {}
 
 Tensor ConvTranspose2d::effective_weight() { return weight_for_forward(weight, weight_u, is_training()); }
 
@@ -81,11 +81,11 @@ Tensor ConvTranspose2d::forward(const Tensor& x) {
   return conv_transpose2d(x, effective_weight(), bias, {options.stride, options.padding, options.output_padding});
 }
 
-Linear::Linear(int64_t in_features, int64_t out_features, Generator& gen, LinearOptions options)
+Linear::Linear(int64_t in_features, int64_t out_features, RandomStream& rng, LinearOptions options)
     : options(options),
-      weight(register_parameter("weight", fan_in_uniform({out_features, in_features}, in_features, gen))),
-      bias(register_parameter("bias", maybe_bias(options.bias, out_features, in_features, gen))),
-      weight_u(register_buffer("weight_u", maybe_spectral_u(options.spectral_norm, out_features, gen))) {}
+      weight(register_parameter("weight", fan_in_uniform({out_features, in_features}, in_features, rng))),
+      bias(register_parameter("bias", maybe_bias(options.bias, out_features, in_features, rng))),
+      weight_u(register_buffer("weight_u", maybe_spectral_u(options.spectral_norm, out_features, rng))) {}
 
 Tensor Linear::effective_weight() { return weight_for_forward(weight, weight_u, is_training()); }
 
@@ -117,11 +117,11 @@ Tensor InstanceNorm2d::forward(const Tensor& x) { return instance_norm(x, weight
 
 // ---- stateless layers -----------------------------------------------------------------------
 
-Dropout::Dropout(double p, Generator& gen) : p(p), gen_(gen) {
+Dropout::Dropout(double p, RandomStream& rng) : p(p), rng_(rng) {
   FER_CHECK(p >= 0 && p < 1) << "Dropout: probability " << p << " must be in [0, 1)";
 }
 
-Tensor Dropout::forward(const Tensor& x) { return dropout(x, p, is_training(), gen_); }
+Tensor Dropout::forward(const Tensor& x) { return dropout(x, p, is_training(), rng_); }
 
 Tensor ReLU::forward(const Tensor& x) { return relu(x); }
 Tensor LeakyReLU::forward(const Tensor& x) { return leaky_relu(x, slope); }

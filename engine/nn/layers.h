@@ -1,6 +1,6 @@
 // The layers the models are built from, with PyTorch's default initializations.
 //
-// Initialization (drawn from the Generator passed to the constructor, weight first, then bias,
+// Initialization (drawn from the RandomStream passed to the constructor, weight first, then bias,
 // then the spectral-norm vector): weights kaiming_uniform(a = sqrt(5)), which is
 // U(-1/sqrt(fan_in), 1/sqrt(fan_in)); biases U(-1/sqrt(fan_in), 1/sqrt(fan_in)). fan_in is
 // in*k*k for Conv2d, weight.size(1)*k*k = out*k*k for ConvTranspose2d (PyTorch computes it from
@@ -30,7 +30,7 @@ struct ConvOptions {
 // x [N, in, H, W] -> [N, out, H', W']; weight [out, in, k, k], bias [out].
 class Conv2d : public Module {
  public:
-  Conv2d(int64_t in_channels, int64_t out_channels, int kernel, Generator& gen, ConvOptions options = {});
+  Conv2d(int64_t in_channels, int64_t out_channels, int kernel, RandomStream& rng, ConvOptions options = {});
   std::string type_name() const override { return "Conv2d"; }
   Tensor forward(const Tensor& x) override;
   Tensor effective_weight();  // weight, or weight / sigma under spectral norm
@@ -44,7 +44,7 @@ class Conv2d : public Module {
 // x [N, in, H, W] -> [N, out, (H-1)s - 2p + k + output_padding, ...]; weight [in, out, k, k].
 class ConvTranspose2d : public Module {
  public:
-  ConvTranspose2d(int64_t in_channels, int64_t out_channels, int kernel, Generator& gen,
+  ConvTranspose2d(int64_t in_channels, int64_t out_channels, int kernel, RandomStream& rng,
                   ConvOptions options = {});
   std::string type_name() const override { return "ConvTranspose2d"; }
   Tensor forward(const Tensor& x) override;
@@ -64,7 +64,7 @@ struct LinearOptions {
 // x [N, in] -> [N, out]; weight [out, in], bias [out].
 class Linear : public Module {
  public:
-  Linear(int64_t in_features, int64_t out_features, Generator& gen, LinearOptions options = {});
+  Linear(int64_t in_features, int64_t out_features, RandomStream& rng, LinearOptions options = {});
   std::string type_name() const override { return "Linear"; }
   Tensor forward(const Tensor& x) override;
   Tensor effective_weight();
@@ -133,18 +133,18 @@ class InstanceNorm2d : public Module {
   Tensor& bias;
 };
 
-// Inverted dropout with probability p, active in training mode. The generator must outlive the
+// Inverted dropout with probability p, active in training mode. The random stream must outlive the
 // layer; its (seed, offset) is what a checkpoint saves to replay the same masks.
 class Dropout : public Module {
  public:
-  Dropout(double p, Generator& gen);
+  Dropout(double p, RandomStream& rng);
   std::string type_name() const override { return "Dropout"; }
   Tensor forward(const Tensor& x) override;
 
   const double p;
 
  private:
-  Generator& gen_;
+  RandomStream& rng_;
 };
 
 class ReLU : public Module {

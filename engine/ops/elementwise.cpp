@@ -97,13 +97,13 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
   return unary(UnaryOp::Clamp, {lo, hi}, "clamp", x);
 }
 
-Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
+Tensor dropout(const Tensor& x, double p, bool training, RandomStream& rng) {
   FER_CHECK(x.defined()) << "dropout: undefined input";
   FER_CHECK(p >= 0 && p < 1) << "dropout: probability " << p << " outside [0, 1) for " << x.str();
   if (!training || p == 0) return x;
   const int64_t n = x.numel();
-  const uint64_t seed = gen.seed();
-  const uint64_t offset = gen.take(static_cast<uint64_t>(n));
+  const uint64_t seed = rng.seed();
+  const uint64_t offset = rng.take(static_cast<uint64_t>(n));
   Tensor y = Tensor::empty_like(x);
   FER_DISPATCH(x.device(), x.dtype(), dropout_forward, n, p, seed, offset, x.data<T>(), y.data<T>());
   record(y, "dropout", {x}, [n, p, seed, offset](const Tensor& g, const std::vector<bool>&) -> std::vector<Tensor> {

@@ -35,8 +35,8 @@ Tensor tanh(const Tensor& x);
 Tensor sigmoid(const Tensor& x);
 Tensor clamp(const Tensor& x, double lo, double hi);  // gradient 1 inside [lo, hi], 0 outside
 // Inverted dropout: zeroes each element with probability p and scales the rest by 1/(1-p).
-// Identity when !training or p == 0. The mask comes from gen (counter-based: same on every device).
-Tensor dropout(const Tensor& x, double p, bool training, Generator& gen);
+// Identity when !training or p == 0. The mask comes from rng (counter-based: same on every device).
+Tensor dropout(const Tensor& x, double p, bool training, RandomStream& rng);
 
 // In-place, no autograd: dst += src (same shape); dst *= s. Used by gradient accumulation and
 // optimizers.

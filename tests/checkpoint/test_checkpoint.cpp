@@ -10,7 +10,7 @@
 
 namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
-using fer::Generator;
+using fer::RandomStream;
 using fer::Tensor;
 
 namespace {
@@ -21,9 +21,9 @@ std::string scratch_file(const std::string& name) {
   return (dir / (name + ".safetensors")).string();
 }
 
-// A model, its optimizer and its generators, as a trainer holds them.
+// A model, its optimizer and its random streams, as a trainer holds them.
 struct ToyRun {
-  Generator init, dropout, sampler;
+  RandomStream init, dropout, sampler;
   std::shared_ptr<fer::nn::Sequential> net;
   std::unique_ptr<fer::optim::Adam> adam;
   fer::optim::CosineLR schedule{0.02, 40, 0.002, 3};
@@ -51,7 +51,7 @@ void require_identical(const std::map<std::string, Tensor>& a, const std::map<st
 
 }  // namespace
 
-TEST_CASE("checkpoint round trip restores modules, optimizers, generators and progress", "[cpu]") {
+TEST_CASE("checkpoint round trip restores modules, optimizers, random streams and progress", "[cpu]") {
   const auto data = fer::test::make_toy_data(4, 5);
   ToyRun a(1);
   for (int s = 0; s < 3; ++s) a.step(data, s);
@@ -97,7 +97,7 @@ TEST_CASE("checkpoint load of truncated, corrupted or mismatched files names fil
     REQUIRE_THROWS_WITH(fer::load_checkpoint(bad, b.objects()), Contains(bad) && Contains("JSON"));
   }
   SECTION("wrong model size names the tensor and both shapes") {
-    Generator init(3);
+    RandomStream init(3);
     auto narrow = std::make_shared<fer::nn::Sequential>();
     narrow->push_back(std::make_shared<fer::nn::Conv2d>(1, 6, 3, init, fer::nn::ConvOptions{.padding = 1}));
     fer::save_checkpoint(bad, {{{"net", narrow.get()}}, {}, {}}, {});
@@ -113,8 +113,8 @@ TEST_CASE("checkpoint load of truncated, corrupted or mismatched files names fil
     objects.optimizers.clear();
     REQUIRE_THROWS_WITH(fer::load_checkpoint(path, objects), Contains(path) && Contains("unexpected tensor 'optim.adam"));
     objects = b.objects();
-    objects.generators["other"] = &b.init;
-    REQUIRE_THROWS_WITH(fer::load_checkpoint(path, objects), Contains(path) && Contains("generator 'other'"));
+    objects.random_streams["other"] = &b.init;
+    REQUIRE_THROWS_WITH(fer::load_checkpoint(path, objects), Contains(path) && Contains("random stream 'other'"));
   }
   SECTION("weights made for something else: every difference of the context is named") {
     const nlohmann::json made_for = {{"image_size", 16}, {"classes", {"anger", "happiness"}}};

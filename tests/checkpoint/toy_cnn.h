@@ -1,6 +1,6 @@
 // A small CNN (conv-bn-relu-pool-dropout-linear) and a toy task for the training tests:
 // 4 classes of 12x12 images (horizontal bar, vertical bar, diagonal, hollow square) at random
-// positions, with noise. Minibatches are drawn from a Generator, so a run is a pure function of
+// positions, with noise. Minibatches are drawn from a RandomStream, so a run is a pure function of
 // its seeds and checkpoints can replay it exactly.
 #pragma once
 #include <memory>
@@ -22,15 +22,15 @@ struct ToyData {
 };
 
 inline ToyData make_toy_data(int per_class, uint64_t seed) {
-  Generator gen(seed);
+  RandomStream rng(seed);
   const int n = per_class * kToyClasses;
   std::vector<float> images(static_cast<size_t>(n) * kToySize * kToySize), labels(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) {
     const int label = i % kToyClasses;
     labels[static_cast<size_t>(i)] = static_cast<float>(label);
     float* img = images.data() + static_cast<size_t>(i) * kToySize * kToySize;
-    for (int p = 0; p < kToySize * kToySize; ++p) img[p] = static_cast<float>(0.2 * gen.uniform());
-    const int r = 2 + static_cast<int>(gen.randint(kToySize - 7)), c = 2 + static_cast<int>(gen.randint(kToySize - 7));
+    for (int p = 0; p < kToySize * kToySize; ++p) img[p] = static_cast<float>(0.2 * rng.uniform());
+    const int r = 2 + static_cast<int>(rng.randint(kToySize - 7)), c = 2 + static_cast<int>(rng.randint(kToySize - 7));
     for (int k = 0; k < 5; ++k) {
       const int rows[] = {r, r + k, r + k, r};
       const int cols[] = {c + k, c, c + k, c + k};
@@ -45,7 +45,7 @@ inline ToyData make_toy_data(int per_class, uint64_t seed) {
   return {Tensor::from_vector(images, {n, 1, kToySize, kToySize}), Tensor::from_vector(labels, {n})};
 }
 
-inline std::shared_ptr<nn::Sequential> make_toy_cnn(Generator& init, Generator& dropout) {
+inline std::shared_ptr<nn::Sequential> make_toy_cnn(RandomStream& init, RandomStream& dropout) {
   auto net = std::make_shared<nn::Sequential>();
   net->push_back(std::make_shared<nn::Conv2d>(1, 8, 3, init, nn::ConvOptions{.padding = 1}));
   net->push_back(std::make_shared<nn::BatchNorm2d>(8));
@@ -59,7 +59,7 @@ inline std::shared_ptr<nn::Sequential> make_toy_cnn(Generator& init, Generator& 
 
 // One training step on a random minibatch of `batch` samples drawn with `sampler`.
 inline double toy_train_step(nn::Module& net, optim::Optimizer& opt, const ToyData& data, int batch,
-                             Generator& sampler) {
+                             RandomStream& sampler) {
   std::vector<int64_t> rows;
   for (int i = 0; i < batch; ++i) rows.push_back(sampler.randint(data.images.size(0)));
   opt.zero_grad();

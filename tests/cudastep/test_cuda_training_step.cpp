@@ -21,11 +21,11 @@ namespace {
 
 // Holds its dropout generator: the cpu and device models draw the same masks.
 struct SmallCnn {
-  Generator dropout_gen{99};
+  RandomStream dropout_gen{99};
   std::shared_ptr<nn::Sequential> net = std::make_shared<nn::Sequential>();
 
   explicit SmallCnn(uint64_t init_seed) {
-    Generator init(init_seed);
+    RandomStream init(init_seed);
     net->push_back(std::make_shared<nn::Conv2d>(2, 7, 3, init, nn::ConvOptions{.padding = 1, .bias = false}));
     net->push_back(std::make_shared<nn::BatchNorm2d>(7));
     net->push_back(std::make_shared<nn::ReLU>());

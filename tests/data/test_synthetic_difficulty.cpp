@@ -54,7 +54,7 @@ std::vector<int64_t> samples_of_subjects(int first, int last) {
   return v;
 }
 
-std::shared_ptr<nn::Module> small_cnn(Generator& init) {
+std::shared_ptr<nn::Module> small_cnn(RandomStream& init) {
   auto net = std::make_shared<nn::Sequential>();
   int64_t in = 1;
   for (int64_t out : {16, 32, 64}) {  // 32 -> 16 -> 8 -> 4
@@ -121,7 +121,7 @@ int class_index(const std::string& name) {
 
 TEST_CASE("synthetic faces: a small CNN generalizes to unseen subjects, but not perfectly", "[cpu][slow][data]") {
   const data::Dataset ds = render_dataset();
-  Generator init(11);
+  RandomStream init(11);
   const std::shared_ptr<nn::Module> net = small_cnn(init);
   train(*net, ds, 30);
   const std::vector<std::vector<int>> confusion = evaluate(*net, ds, kTrainSubjects, kSubjects);

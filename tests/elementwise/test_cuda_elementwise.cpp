@@ -134,9 +134,9 @@ FER_CUDA_TEST_CASE("dropout draws the cpu's mask exactly, each variant", "[eleme
     for (const Shape& shape : kUnarySizes) {
       INFO("variant " << variant << ", x " << shape_str(shape));
       auto f = [](const std::vector<Tensor>& in) {
-        Generator gen(77);
-        gen.take(13);  // an offset that is not a multiple of 4
-        return dropout(in[0], 0.35, true, gen);
+        RandomStream rng(77);
+        rng.take(13);  // an offset that is not a multiple of 4
+        return dropout(in[0], 0.35, true, rng);
       };
       REQUIRE_DEVICE_MATCHES_CPU(device, f, std::vector<Tensor>{param(shape, 31)}, 0, 0);
     }
@@ -144,8 +144,8 @@ FER_CUDA_TEST_CASE("dropout draws the cpu's mask exactly, each variant", "[eleme
 }
 
 FER_CUDA_TEST_CASE("dropout zeroes about p of the elements", "[elementwise]") {
-  Generator gen(5);
-  const Tensor y = dropout(Tensor::full({4099}, 1.0, DType::F32, device), 0.35, true, gen).to(Device::CPU);
+  RandomStream rng(5);
+  const Tensor y = dropout(Tensor::full({4099}, 1.0, DType::F32, device), 0.35, true, rng).to(Device::CPU);
   int64_t zeros = 0;
   for (float v : y.to_vector()) zeros += v == 0.0f;
   CHECK(zeros > 4099 * 0.3);

@@ -119,10 +119,10 @@ TEST_CASE("clamp rejects lo > hi", "[cpu]") {
 TEST_CASE("dropout keeps about 1-p of the elements, scaled by 1/(1-p), from the counter-based stream", "[cpu]") {
   const double p = 0.3;
   const int64_t n = 20001;
-  Generator gen(42);
+  RandomStream rng(42);
   const Tensor x = Tensor::full({n}, 2.0);
-  const Tensor y = dropout(x, p, true, gen);
-  REQUIRE(gen.offset() == static_cast<uint64_t>(n));  // the generator advanced by numel
+  const Tensor y = dropout(x, p, true, rng);
+  REQUIRE(rng.offset() == static_cast<uint64_t>(n));  // the generator advanced by numel
   const std::vector<float> v = y.to_vector();
   int64_t kept = 0;
   for (int64_t i = 0; i < n; ++i) {
@@ -133,24 +133,24 @@ TEST_CASE("dropout keeps about 1-p of the elements, scaled by 1/(1-p), from the 
   // Binomial(n, 0.7): standard deviation ~65 elements.
   REQUIRE(std::abs(static_cast<double>(kept) / n - (1 - p)) < 0.015);
   // A second call draws a fresh mask.
-  REQUIRE(dropout(x, p, true, gen).to_vector() != v);
+  REQUIRE(dropout(x, p, true, rng).to_vector() != v);
 }
 
 TEST_CASE("dropout is the identity in eval mode and for p = 0, and rejects p outside [0, 1)", "[cpu]") {
-  Generator gen(1);
+  RandomStream rng(1);
   const Tensor x = random_tensor({3, 5}, 14);
-  REQUIRE(dropout(x, 0.5, false, gen).to_vector() == x.to_vector());
-  REQUIRE(dropout(x, 0.0, true, gen).to_vector() == x.to_vector());
-  REQUIRE(gen.offset() == 0);
-  REQUIRE_THROWS_WITH(dropout(x, 1.0, true, gen), Catch::Contains("dropout: probability 1 outside [0, 1)"));
+  REQUIRE(dropout(x, 0.5, false, rng).to_vector() == x.to_vector());
+  REQUIRE(dropout(x, 0.0, true, rng).to_vector() == x.to_vector());
+  REQUIRE(rng.offset() == 0);
+  REQUIRE_THROWS_WITH(dropout(x, 1.0, true, rng), Catch::Contains("dropout: probability 1 outside [0, 1)"));
 }
 
 TEST_CASE("dropout backward matches finite differences (same mask) and the cpu path matches the reference", "[cpu]") {
   const Tensor x = random_tensor({7, 9}, 15, -1, 1, DType::F64).set_requires_grad();
   REQUIRE_GRADCHECK(
       [](const std::vector<Tensor>& in) {
-        Generator gen(7);  // the same mask on every evaluation
-        return dropout(in[0], 0.4, true, gen);
+        RandomStream rng(7);  // the same mask on every evaluation
+        return dropout(in[0], 0.4, true, rng);
       },
       {x});
   const int64_t n = 3 * 100003;

@@ -77,9 +77,9 @@ TEST_CASE("autograd deep chains of 10000 ops neither overflow backward nor destr
 }
 
 TEST_CASE("autograd training loop of 1000 steps keeps live storage constant (no ownership cycles)", "[cpu]") {
-  fer::Generator gen(1);
-  fer::nn::Sequential net({std::make_shared<fer::nn::Linear>(6, 9, gen), std::make_shared<fer::nn::Tanh>(),
-                           std::make_shared<fer::nn::BatchNorm1d>(9), std::make_shared<fer::nn::Linear>(9, 3, gen)});
+  fer::RandomStream rng(1);
+  fer::nn::Sequential net({std::make_shared<fer::nn::Linear>(6, 9, rng), std::make_shared<fer::nn::Tanh>(),
+                           std::make_shared<fer::nn::BatchNorm1d>(9), std::make_shared<fer::nn::Linear>(9, 3, rng)});
   fer::optim::Adam adam(net.parameters(), {.lr = 1e-3});
   const Tensor x = fer::test::random_tensor({5, 6}, 2);
   const Tensor labels = Tensor::from_vector(std::vector<float>{0, 1, 2, 1, 0}, {5});

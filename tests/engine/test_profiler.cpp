@@ -21,9 +21,9 @@ const profiler::Row* find_row(const std::vector<profiler::Row>& rows, const std:
 
 // A conv2d forward and backward of a [2, 3, 5, 5] input with four 3x3 filters, stride 1.
 void conv_step() {
-  fer::Generator gen(3);
-  Tensor x = fer::uniform({2, 3, 5, 5}, -1, 1, gen, fer::Device::CPU).set_requires_grad();
-  Tensor w = fer::uniform({4, 3, 3, 3}, -1, 1, gen, fer::Device::CPU).set_requires_grad();
+  fer::RandomStream rng(3);
+  Tensor x = fer::uniform({2, 3, 5, 5}, -1, 1, rng, fer::Device::CPU).set_requires_grad();
+  Tensor w = fer::uniform({4, 3, 3, 3}, -1, 1, rng, fer::Device::CPU).set_requires_grad();
   fer::sum(fer::conv2d(x, w, Tensor(), {1, 1})).backward();
 }
 

@@ -218,8 +218,8 @@ TEST_CASE("the judge scores a copying generator at its real accuracy and a const
   const FoldData fold = tiny_fold(config);
   const int64_t K = config.model.classes;
   // A judge that knows the validation faces well (trained on them: this tests the probe, not the judge).
-  Generator gen(3);
-  models::Recognizer judge(config.model, gen, 1);
+  RandomStream rng(3);
+  models::Recognizer judge(config.model, rng, 1);
   optim::AdamOptions o;
   o.lr = 1e-2;
   optim::Adam adam(judge.parameters(), o);

@@ -91,13 +91,13 @@ TEST_CASE("models produce the configured shapes", "[cpu]") {
     c.latent = 7;
     c.width = 0.125;
     c.feature_dim = 9;
-    Generator gen(1);
-    models::Encoder E(c, gen);
-    models::Decoder G(c, gen);
-    models::ImageDiscriminator D(c, gen);
-    models::LatentDiscriminator Dz(c, gen);
-    models::Recognizer R(c, gen, 2);
-    models::IdentityNet Id(c, 4, gen);
+    RandomStream rng(1);
+    models::Encoder E(c, rng);
+    models::Decoder G(c, rng);
+    models::ImageDiscriminator D(c, rng);
+    models::LatentDiscriminator Dz(c, rng);
+    models::Recognizer R(c, rng, 2);
+    models::IdentityNet Id(c, 4, rng);
     const Tensor x = test::random_tensor({2, 3, size, size}, 3);
     const Tensor z = E.forward(x);
     REQUIRE(z.shape() == Shape{2, 7});
@@ -117,8 +117,8 @@ TEST_CASE("models produce the configured shapes", "[cpu]") {
   }
   models::ModelConfig bad;
   bad.image_size = 40;
-  Generator gen(0);
-  REQUIRE_THROWS_WITH(models::Encoder(bad, gen), Catch::Contains("model.image_size 40"));
+  RandomStream rng(0);
+  REQUIRE_THROWS_WITH(models::Encoder(bad, rng), Catch::Contains("model.image_size 40"));
 }
 
 TEST_CASE("stage steps run on a tiny config and change the weights", "[cpu][cuda-sim]") {
@@ -318,7 +318,7 @@ TEST_CASE("stage2.ema_decay: the average of R's weights is what validation selec
     REQUIRE_CLOSE(average, expected, 1e-7, 1e-6);
     ++checked;
   }
-  Generator unused(0);
+  RandomStream unused(0);
   REQUIRE(checked == static_cast<int64_t>(models::Recognizer(config.model, unused, 0).state_dict().size()));
   REQUIRE(after.at("module.R_ema.classifier.weight").to_vector() != after.at("module.R.classifier.weight").to_vector());
 
@@ -457,8 +457,8 @@ TEST_CASE("DivergenceWatch: non-finite or far too large losses, broken weights",
   REQUIRE_THAT(watch.check_loss("rec", -3001), Catch::Contains("loss rec is -3001, over 1000 times its recent size 3"));
   REQUIRE(watch.check_loss("ce", 2).empty());  // rejected values did not join the window
 
-  Generator gen(1);
-  nn::Linear linear(3, 2, gen);
+  RandomStream rng(1);
+  nn::Linear linear(3, 2, rng);
   REQUIRE(DivergenceWatch::check_weights("R", linear).empty());
   linear.weight.data<float>()[4] = 2e4f;
   REQUIRE_THAT(DivergenceWatch::check_weights("R", linear), Catch::Contains("parameter R.weight is 20000 at element 4"));

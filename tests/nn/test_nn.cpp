@@ -6,7 +6,7 @@
 #include "tests/support/compare.h"
 
 using Catch::Matchers::Contains;
-using fer::Generator;
+using fer::RandomStream;
 using fer::Tensor;
 namespace nn = fer::nn;
 
@@ -14,11 +14,11 @@ namespace {
 
 // A two-level model: "encoder" (a Sequential) and "head", plus a parameter of its own.
 struct TwoLevel : nn::Module {
-  explicit TwoLevel(Generator& gen, int64_t width = 5)
+  explicit TwoLevel(RandomStream& rng, int64_t width = 5)
       : scale(register_parameter("scale", Tensor::full({1}, 1.0))),
         encoder(register_module("encoder", std::make_shared<nn::Sequential>())),
-        head(register_module("head", std::make_shared<nn::Linear>(width, 3, gen))) {
-    encoder->push_back(std::make_shared<nn::Linear>(4, width, gen));
+        head(register_module("head", std::make_shared<nn::Linear>(width, 3, rng))) {
+    encoder->push_back(std::make_shared<nn::Linear>(4, width, rng));
     encoder->push_back(std::make_shared<nn::ReLU>());
     encoder->push_back(std::make_shared<nn::BatchNorm1d>(width));
   }
@@ -48,23 +48,23 @@ void require_uniform(const Tensor& t, double bound) {
 }  // namespace
 
 TEST_CASE("Conv2d, ConvTranspose2d and Linear use PyTorch's default initialization", "[cpu]") {
-  Generator gen(3);
-  nn::Conv2d conv(16, 32, 3, gen);
+  RandomStream rng(3);
+  nn::Conv2d conv(16, 32, 3, rng);
   REQUIRE(conv.weight.shape() == fer::Shape{32, 16, 3, 3});
   require_uniform(conv.weight, 1.0 / std::sqrt(16.0 * 9));
-  nn::ConvTranspose2d deconv(24, 8, 4, gen);  // fan_in from weight.size(1) * k * k = 8 * 16
+  nn::ConvTranspose2d deconv(24, 8, 4, rng);  // fan_in from weight.size(1) * k * k = 8 * 16
   REQUIRE(deconv.weight.shape() == fer::Shape{24, 8, 4, 4});
   require_uniform(deconv.weight, 1.0 / std::sqrt(8.0 * 16));
-  nn::Linear linear(50, 300, gen);
+  nn::Linear linear(50, 300, rng);
   require_uniform(linear.weight, 1.0 / std::sqrt(50.0));
   require_uniform(linear.bias, 1.0 / std::sqrt(50.0));
   REQUIRE(conv.bias.shape() == fer::Shape{32});
-  REQUIRE(!nn::Linear(3, 2, gen, {.bias = false}).bias.defined());
+  REQUIRE(!nn::Linear(3, 2, rng, {.bias = false}).bias.defined());
 }
 
 TEST_CASE("Linear with spectral_norm keeps a unit weight_u, updated by training forwards only", "[cpu]") {
-  Generator gen(5);
-  nn::Linear sn(7, 5, gen, {.spectral_norm = true});
+  RandomStream rng(5);
+  nn::Linear sn(7, 5, rng, {.spectral_norm = true});
   REQUIRE(sn.named_buffers().size() == 1);
   const std::vector<double> u0 = sn.weight_u.to_vector_f64();
   double norm = 0;
@@ -83,8 +83,8 @@ TEST_CASE("Linear with spectral_norm keeps a unit weight_u, updated by training 
 }
 
 TEST_CASE("Module names parameters and buffers with dotted paths in registration order", "[cpu]") {
-  Generator gen(1);
-  TwoLevel model(gen);
+  RandomStream rng(1);
+  TwoLevel model(rng);
   std::vector<std::string> names;
   for (const auto& [name, t] : model.named_parameters()) names.push_back(name);
   REQUIRE(names == std::vector<std::string>{"scale", "encoder.0.weight", "encoder.0.bias", "encoder.2.weight",
@@ -105,7 +105,7 @@ TEST_CASE("Module names parameters and buffers with dotted paths in registration
 }
 
 TEST_CASE("Module state_dict round trip makes two models compute the same", "[cpu]") {
-  Generator g1(1), g2(2);
+  RandomStream g1(1), g2(2);
   TwoLevel a(g1), b(g2);
   const Tensor x = fer::test::random_tensor({6, 4}, 3);
   a(x);  // moves a's running statistics away from their initial values
@@ -118,7 +118,7 @@ TEST_CASE("Module state_dict round trip makes two models compute the same", "[cp
 }
 
 TEST_CASE("Module load_state_dict names missing, unexpected and mismatched keys and changes nothing", "[cpu]") {
-  Generator g1(1), g2(2);
+  RandomStream g1(1), g2(2);
   TwoLevel a(g1), wide(g2, 6);
   const auto before = a.state_dict().at("head.bias").to_vector();
 
@@ -136,8 +136,8 @@ TEST_CASE("Module load_state_dict names missing, unexpected and mismatched keys 
 }
 
 TEST_CASE("Module train/eval, zero_grad, set_requires_grad and to(dtype) reach every child", "[cpu]") {
-  Generator gen(4);
-  TwoLevel model(gen);
+  RandomStream rng(4);
+  TwoLevel model(rng);
   model.eval();
   REQUIRE(!model.encoder->is_training());
   REQUIRE(!(*model.encoder)[2].is_training());
@@ -159,7 +159,7 @@ TEST_CASE("Module train/eval, zero_grad, set_requires_grad and to(dtype) reach e
 }
 
 TEST_CASE("BatchNorm2d counts batches in training; Dropout and BatchNorm change behaviour in eval", "[cpu]") {
-  Generator gen(8);
+  RandomStream rng(8);
   nn::BatchNorm2d bn(3);
   const Tensor x = fer::test::random_tensor({2, 3, 5, 5}, 2);
   bn(x);
@@ -170,7 +170,7 @@ TEST_CASE("BatchNorm2d counts batches in training; Dropout and BatchNorm change 
   REQUIRE(bn.num_batches_tracked.item() == 2);
   REQUIRE_THROWS_WITH(bn(fer::test::random_tensor({2, 3}, 2)), Contains("BatchNorm2d") && Contains("[2, 3]"));
 
-  nn::Dropout drop(0.5, gen);
+  nn::Dropout drop(0.5, rng);
   const Tensor ones = Tensor::full({1000}, 1.0);
   const std::vector<float> trained = drop(ones).to_vector();
   REQUIRE(std::count(trained.begin(), trained.end(), 0.0f) > 300);

@@ -13,9 +13,9 @@ CompareResult compare(const Tensor& got, const Tensor& ref, double atol, double 
 }
 
 Tensor random_tensor(const Shape& shape, uint64_t seed, double lo, double hi, DType dtype) {
-  Generator gen(seed);
+  RandomStream rng(seed);
   std::vector<double> values(static_cast<size_t>(shape_numel(shape)));
-  for (double& v : values) v = lo + (hi - lo) * gen.uniform();
+  for (double& v : values) v = lo + (hi - lo) * rng.uniform();
   return Tensor::from_vector(values, shape).to(dtype);
 }
 
