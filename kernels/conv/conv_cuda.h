@@ -12,19 +12,8 @@
 
 #include "kernels/conv/conv.h"
 
-#define FER_CONV_CUDA_KERNELS \
-  void conv2d_forward_cuda(const ConvShape& s, const float* x, const float* weight, const float* bias, float* y); \
-  void conv2d_backward_data_cuda(const ConvShape& s, const float* dy, const float* weight, float* dx); \
-  void conv2d_backward_filter_cuda(const ConvShape& s, const float* x, const float* dy, float* dweight, float* dbias); \
-  void conv_transpose2d_forward_cuda(const ConvShape& s, const float* x, const float* weight, const float* bias, float* y); \
-  void conv_transpose2d_backward_data_cuda(const ConvShape& s, const float* dy, const float* weight, float* dx); \
-  void conv_transpose2d_backward_filter_cuda(const ConvShape& s, const float* x, const float* dy, float* dweight, float* dbias); \
-  /* variant 1 or 2; anything else throws */ \
-  void set_conv_variant(int variant); \
-  int conv_variant();
-
 namespace fer::cuda {
-FER_CONV_CUDA_KERNELS
+#include "kernels/conv/conv_cuda.inc"
 // cuDNN convolution (conv_vendor.cu, nvcc build only), without bias (conv.cu adds it and sums
 // dbias with its own kernels, for every variant): the contracts of conv.h, outputs overwritten.
 void conv2d_forward_vendor(const ConvShape& s, const float* x, const float* weight, float* y);
@@ -32,6 +21,5 @@ void conv2d_backward_data_vendor(const ConvShape& s, const float* dy, const floa
 void conv2d_backward_filter_vendor(const ConvShape& s, const float* x, const float* dy, float* dweight);
 }  // namespace fer::cuda
 namespace fer::cudasim {
-FER_CONV_CUDA_KERNELS
+#include "kernels/conv/conv_cuda.inc"
 }
-#undef FER_CONV_CUDA_KERNELS

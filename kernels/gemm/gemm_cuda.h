@@ -10,22 +10,12 @@
 
 #include "kernels/gemm/gemm.h"
 
-#define FER_GEMM_CUDA_KERNELS \
-  void gemm_cuda(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc); \
-  void linear_forward_cuda(const LinearShape& s, const float* x, const float* weight, const float* bias, float* y); \
-  void linear_backward_cuda(const LinearShape& s, const float* x, const float* weight, const float* dy, float* dx, float* dweight, float* dbias); \
-  void matmul_forward_cuda(const MatmulShape& s, const float* a, const float* b, float* c); \
-  void matmul_backward_cuda(const MatmulShape& s, const float* a, const float* b, const float* dc, float* da, float* db); \
-  void set_gemm_variant(int variant); \
-  int gemm_variant();
-
 namespace fer::cuda {
-FER_GEMM_CUDA_KERNELS
+#include "kernels/gemm/gemm_cuda.inc"
 // cuBLAS SGEMM (FP32, no TF32), kernels/gemm/gemm_vendor.cu: gemm_cuda's contract, row-major.
 void gemm_vendor(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                  int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 }
 namespace fer::cudasim {
-FER_GEMM_CUDA_KERNELS
+#include "kernels/gemm/gemm_cuda.inc"
 }
-#undef FER_GEMM_CUDA_KERNELS

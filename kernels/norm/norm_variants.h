@@ -11,18 +11,8 @@
 #pragma once
 #include "kernels/norm/norm.h"
 
-#define FER_DECLARE_NORM_VARIANT_API                                                               \
-  /* variant 1 or 2; anything else throws */                                                      \
-  void set_norm_variant(int variant);                                                              \
-  int norm_variant();                                                                              \
-  /* Eval statistics from the running ones: save_mean = running_mean, save_invstd = */            \
-  /* 1/sqrt(running_var + eps); device pointers (shared by the native and cuDNN paths). */        \
-  void batch_norm_eval_statistics_cuda(const float* running_mean, const float* running_var,        \
-                                       float* save_mean, float* save_invstd, int64_t channels,     \
-                                       double eps);
-
 namespace fer::cuda {
-FER_DECLARE_NORM_VARIANT_API
+#include "kernels/norm/norm_variants.inc"
 // cuDNN batch norm (norm_vendor.cu, nvcc build only), the contracts of norm.h; the backward is
 // the training one (cuDNN has no eval-mode backward: norm.cu runs its own kernels for that).
 void batch_norm_forward_vendor(const float* x, const float* weight, const float* bias, float* running_mean,
@@ -33,6 +23,5 @@ void batch_norm_backward_vendor(const float* x, const float* dy, const float* we
                                 const NormShape& shape);
 }  // namespace fer::cuda
 namespace fer::cudasim {
-FER_DECLARE_NORM_VARIANT_API
+#include "kernels/norm/norm_variants.inc"
 }
-#undef FER_DECLARE_NORM_VARIANT_API

@@ -4,14 +4,9 @@
 
 #include "kernels/optim/optim.h"
 
-#define FER_OPTIM_CUDA_KERNELS \
-  void sgd_update_cuda(const SgdSlice<float>* slices, int64_t count, const SgdHyper& h); \
-  void adam_update_cuda(const AdamSlice<float>* slices, int64_t count, const AdamHyper& h);
-
 namespace fer::cuda {
-FER_OPTIM_CUDA_KERNELS
+#include "kernels/optim/optim_cuda.inc"
 }
 namespace fer::cudasim {
-FER_OPTIM_CUDA_KERNELS
+#include "kernels/optim/optim_cuda.inc"
 }
-#undef FER_OPTIM_CUDA_KERNELS

@@ -4,18 +4,9 @@
 
 #include "kernels/pool/pool.h"
 
-#define FER_POOL_CUDA_KERNELS \
-  void max_pool2d_forward_cuda(const float* x, float* y, const PoolShape& shape); \
-  void max_pool2d_backward_cuda(const float* x, const float* dy, float* dx, const PoolShape& shape); \
-  void avg_pool2d_forward_cuda(const float* x, float* y, const PoolShape& shape); \
-  void avg_pool2d_backward_cuda(const float* dy, float* dx, const PoolShape& shape); \
-  void global_avg_pool_forward_cuda(const float* x, float* y, const GlobalPoolShape& shape); \
-  void global_avg_pool_backward_cuda(const float* dy, float* dx, const GlobalPoolShape& shape);
-
 namespace fer::cuda {
-FER_POOL_CUDA_KERNELS
+#include "kernels/pool/pool_cuda.inc"
 }
 namespace fer::cudasim {
-FER_POOL_CUDA_KERNELS
+#include "kernels/pool/pool_cuda.inc"
 }
-#undef FER_POOL_CUDA_KERNELS

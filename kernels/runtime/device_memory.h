@@ -25,34 +25,9 @@ struct DeviceMemoryStats {
 
 }  // namespace fer
 
-#define FER_DECLARE_DEVICE_MEMORY_API                                                 \
-  /* Returns device memory from the caching allocator; out of memory throws naming */ \
-  /* the requested and the free bytes. */                                             \
-  void* device_alloc(size_t bytes);                                                   \
-  void device_free(void* ptr);                                                        \
-  void copy_host_to_device(void* dst, const void* src, size_t bytes);                 \
-  void copy_device_to_host(void* dst, const void* src, size_t bytes);                 \
-  void copy_device_to_device(void* dst, const void* src, size_t bytes);               \
-  void device_memset_zero(void* ptr, size_t bytes);                                   \
-  void device_synchronize();                                                          \
-  DeviceMemoryStats device_memory_stats();                                            \
-  /* Returns every cached block to the device (cudaFree). */                          \
-  void release_cached_device_memory();                                                \
-  /* Off: exact sizes, every free a cudaFree (the cache is released). Default on, */  \
-  /* off when the environment has FER_ALLOC_NO_CACHE=1. */                            \
-  void set_device_memory_caching(bool enabled);                                       \
-  void reset_peak_device_memory();                                                    \
-  /* Page-locked host buffers (cudaMallocHost) for the data loader's batches. */      \
-  void* pinned_host_alloc(size_t bytes);                                              \
-  void pinned_host_free(void* ptr);                                                   \
-  /* Returns at once; `src` (pinned) must stay unchanged until the stream passes */   \
-  /* this copy, e.g. until the next device_synchronize(). */                          \
-  void copy_pinned_host_to_device_async(void* dst, const void* src, size_t bytes);
-
 namespace fer::cuda {
-FER_DECLARE_DEVICE_MEMORY_API
+#include "kernels/runtime/device_memory.inc"
 }
 namespace fer::cudasim {
-FER_DECLARE_DEVICE_MEMORY_API
+#include "kernels/runtime/device_memory.inc"
 }
-#undef FER_DECLARE_DEVICE_MEMORY_API

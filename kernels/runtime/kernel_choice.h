@@ -18,15 +18,9 @@ inline constexpr std::array<std::string_view, 3> kVendorKernelFamilies = {"conv"
 
 }  // namespace fer
 
-#define FER_DECLARE_KERNEL_CHOICE_API                                            \
-  /* family: one of kVendorKernelFamilies, or "all" for each of them. */      \
-  void set_kernel_choice(const std::string& family, ::fer::KernelChoice choice); \
-  ::fer::KernelChoice kernel_choice(const std::string& family);
-
 namespace fer::cuda {
-FER_DECLARE_KERNEL_CHOICE_API
+#include "kernels/runtime/kernel_choice.inc"
 }
 namespace fer::cudasim {
-FER_DECLARE_KERNEL_CHOICE_API
+#include "kernels/runtime/kernel_choice.inc"
 }
-#undef FER_DECLARE_KERNEL_CHOICE_API
