@@ -24,11 +24,7 @@
 //                    small to fill the GPU, split-K over the batch: each split writes its partial
 //                    dw to a workspace, and a second kernel adds the splits in order
 //                    (deterministic: no atomics).
-// Measured (H200, 2026-11-29, batch 32, the model's layers, before the backward-data phases
-// became one launch; table in docs/kernels.md "conv"):
-//   v2 / cuDNN speed: forward 0.70-1.50 (transposed backward-data 0.57-1.47), filter gradient
-//   0.29-2.58 (below 0.7 only for C = 1), backward-data 0.31-1.15 (transposed forward 0.44-0.55):
-//   the phases were separate small launches, and a 64-wide N tile is mostly empty for C = 1.
+// Speed against cuDNN per model layer, with its machine and command: docs/kernels.md "conv".
 // Bias: add_channel_bias_kernel (transposed forward), channel_sums_kernel (dbias: one block per
 // channel, a double block sum, deterministic). Shared by all variants, cuDNN's included.
 // Transposed convolution: the duality of conv.h, calling the conv2d entry points (so it runs

@@ -23,9 +23,7 @@
 //   a workspace, and a second kernel adds the partials in order of z (deterministic, no atomics)
 //   and applies alpha, beta and the bias.
 // vendor: cuBLAS SGEMM (gemm_vendor.cu), FP32 without TF32.
-// Measured (H200, 2026-11-29, docs/kernels.md "gemm"): automatic v2 at 0.58-0.62x cuBLAS on
-// 2048^3/4096^3 (~30 TFLOP/s), 0.66x on the split-K encoder fc (32x50x8192), 1.05-1.5x on the
-// decoder fc and its dW; v1 0.03x where K is long.
+// Speed against cuBLAS, with its machine and command: docs/kernels.md "gemm".
 //
 // linear: y = x W^T + b is gemm(N, out, in, no-trans x, trans W) with the bias in the store.
 //   Backward: dx = dy W, dW = dy^T x (two GEMMs), dbias = column sums of dy: one thread per

@@ -25,11 +25,7 @@
 //   slices of 64 rows, added in order), W v as one thread per row (v1) or one warp per row (v2,
 //   coalesced), one block per normalization and dot product.
 // Elementwise passes compute in float from float statistics; every sum is double.
-// Measured (H200, 64 MB [32, 128, 64, 64], docs/kernels.md): batch norm training forward v1
-//   21.9 ms, v2 0.072 ms (2.8 TB/s effective), cuDNN 0.095 ms; backward v1 19.8 ms, v2 0.104 ms
-//   (3.2 TB/s), cuDNN 0.223 ms; instance norm forward v1 1.15 ms, v2 0.051 ms (2.6 TB/s),
-//   backward v1 1.23 ms, v2 0.071 ms (2.8 TB/s); spectral norm (512 x 4096) v1 0.60, v2 0.040 ms;
-//   instance norm at [32, 128, 16, 16] (register kernel) forward v1 0.075, v2 0.005 ms.
+// Speed against cuDNN and the copy bandwidth, with machine and command: docs/kernels.md "norm".
 //
 // Backward writes: dx, dweight, dbias, dw overwritten (norm.h).
 #include <algorithm>

@@ -23,7 +23,6 @@
 // Backward: one thread per element (float4 when D % 4 == 0 and the arrays are 16-byte aligned):
 // grad = (grad_loss / N) (x - c_label), 0 where the class has no center; OVERWRITES grad_real
 // and grad_synth (either may be null).
-// Measured results: not yet measured on a GPU.
 #include <algorithm>
 #include <cstdint>
 
