@@ -1,6 +1,8 @@
-// One fold of the method: stage 0 (identity network), stage 1 (FESGAN), stage 2 (the recognizer,
-// jointly with the generator in the joint modes), model selection on the inner validation split,
-// and the test-fold evaluation (docs/design.md "The method").
+// One fold of the method: the epochs of stage 0 (identity network), stage 1 (FESGAN) and stage 2
+// (the recognizer, jointly with the generator in the joint modes), whose steps are
+// train/stages.h's; after each epoch the losses, the validation accuracy and model selection,
+// the sample grid and the judge's scores, and a checkpoint; at the end the test-fold evaluation
+// (docs/method.md "Stages"). The networks and optimizers are train/fold_models.h's.
 //
 // Which stages run depends on the mode: baseline runs stage 2 on real data only; synth adds
 // synthetic faces of the frozen pre-trained G; joint, joint-intra and joint-rdbp train G with R.
@@ -9,8 +11,8 @@
 //
 // With stage2.ema_decay > 0, an exponential moving average of R's weights, updated after every R
 // step, is the recognizer that validation selects and the test fold measures (R keeps training).
-// Checkpoints (DIR/checkpoints/fold<i>.safetensors) hold every module, optimizer, generator and
-// the running class centers, with the position (stage, epoch, step in epoch): written atomically
+// Checkpoints (DIR/checkpoints/fold<i>.safetensors) hold every module, optimizer, random stream
+// and the running class centers, with the position (stage, epoch, step in epoch): written atomically
 // at the end of each epoch and on Ctrl-C, so --resume continues exactly where the run stopped.
 // The judge (train/synthesis.h) is loaded from judge.checkpoint or trained first, as a baseline
 // fold run of its own in DIR/judge/; it draws none of this run's random numbers, so a run's
@@ -22,14 +24,13 @@
 #include <string>
 
 #include "engine/checkpoint.h"
-#include "engine/optim/optimizer.h"
-#include "engine/ops/rdbp.h"
-#include "models/fesgan.h"
 #include "models/recognizer.h"
 #include "train/config.h"
+#include "train/fold_models.h"
 #include "train/imageset.h"
 #include "train/metrics.h"
 #include "train/runlog.h"
+#include "train/stages.h"
 #include "train/synthesis.h"
 
 namespace fer::train {
@@ -37,23 +38,6 @@ namespace fer::train {
 struct FoldData {
   ImageSet train, val, test;
   std::vector<std::string> class_names;
-};
-
-// The running class centers of the intra-class loss, as buffers so checkpoints carry them.
-class CenterBuffers : public nn::Module {
- public:
-  CenterBuffers(int64_t classes, int64_t dim);
-  std::string type_name() const override { return "CenterBuffers"; }
-  Tensor& centers;
-  Tensor& seen;
-};
-
-// The loss terms of one stage-2 step, unweighted, before any backward (undefined when a term is
-// off in the mode). total is what the step differentiates.
-struct JointTerms {
-  Tensor ce_real, ce_synth, intra, g_adv, g_cls;
-  Tensor total;
-  Tensor synthetic;  // x_s (undefined in baseline)
 };
 
 struct FoldResult {
@@ -65,11 +49,6 @@ struct FoldResult {
 
 // The confusion matrix of R (put in eval mode, then back in train mode) over every image of set.
 Confusion evaluate_recognizer(models::Recognizer& R, const ImageSet& set, int64_t classes, Device device);
-
-// What a fold's checkpoints are made for, saved in each and checked by every load (a 16-px
-// recognizer has the shapes of a 32-px one): image size, channels, the class names in order, and
-// the model sizes.
-nlohmann::json weights_context(const models::ModelConfig& model, const std::vector<std::string>& class_names);
 
 class FoldTrainer {
  public:
@@ -83,52 +62,54 @@ class FoldTrainer {
   // `steps`-th of this process; -1: never. For tests of --resume.
   void stop_after(int64_t steps) { stop_after_ = steps; }
 
-  // One step of each stage on a batch (exposed for the tests). Returns the logged losses.
-  LossValues identity_step(const Batch& batch);
-  LossValues fesgan_step(const Batch& batch);
-  LossValues joint_step(const Batch& batch);
-  JointTerms joint_terms(const Batch& batch);
+  // One step of each stage on a batch, with this fold's models and sampling stream (for the tests
+  // and the step benchmark). Returns the logged losses.
+  LossValues identity_step(const Batch& batch) { return train::identity_step(models_, batch); }
+  LossValues fesgan_step(const Batch& batch) { return train::fesgan_step(models_, step_context(), batch); }
+  LossValues joint_step(const Batch& batch) { return train::joint_step(models_, step_context(), batch); }
+  JointTerms joint_terms(const Batch& batch) { return train::joint_terms(models_, step_context(), batch); }
   // Rows of set as the batch of a step of `stage`: augmented when data.augment is on and
   // data.augment_stages includes the stage (augments(stage)).
-  Batch batch_of(const ImageSet& set, const std::vector<int64_t>& rows, int stage = 2);
-  bool augments(int stage) const;
+  Batch batch_of(const ImageSet& set, const std::vector<int64_t>& rows, Stage stage = Stage::Recognizer);
+  bool augments(Stage stage) const;
 
   // The recognizer that is evaluated, selected and tested: the average of R's weights when
   // stage2.ema_decay > 0, else R.
-  models::Recognizer& evaluated_recognizer() { return R_ema_ ? *R_ema_ : *R_; }
+  models::Recognizer& evaluated_recognizer() { return models_.evaluated_recognizer(); }
   Confusion evaluate(const ImageSet& set);
   bool uses_generator() const { return mode_ != Mode::Baseline; }
-  bool uses_identity() const;
+  bool uses_identity() const { return models_.Id != nullptr; }
   // The judge scores G's faces (train/synthesis.h): generator modes with judge.enabled and a
   // non-empty validation split.
   bool uses_judge() const;
   // G's faces now, as the judge and Id see them (E and G in eval mode for the measurement).
   SynthesisScores score_generator();
 
-  models::Encoder& encoder() { return *E_; }
-  models::Decoder& generator() { return *G_; }
-  models::Recognizer& recognizer() { return *R_; }
+  models::Encoder& encoder() { return *models_.E; }
+  models::Decoder& generator() { return *models_.G; }
+  models::Recognizer& recognizer() { return *models_.R; }
+  // What a checkpoint holds: the models' objects and the sampling stream.
   TrainingObjects objects();
   std::string checkpoint_path() const;
   std::string best_recognizer_path() const;
 
  private:
   struct Position;
-  void build_optimizers();
-  void run_stage(int stage, const ImageSet& set, int64_t epochs, int64_t batch_size, Position& at);
-  LossValues step(int stage, const Batch& batch);
-  nlohmann::json end_epoch(int stage, int64_t epoch, Position& at);
+  StepContext step_context() { return {config_, mode_, device_, sample_rng_}; }
+  void run_stage(Stage stage, const ImageSet& set, Position& at);
+  LossValues step(Stage stage, const Batch& batch);
+  nlohmann::json end_epoch(Stage stage, int64_t epoch, Position& at);
   void save(const Position& at);
   void drop_records_after(const Position& at);
   // Throws naming the stage, `when` ("epoch 3, step 7"), `why` and the stage's learning rates,
   // unless why is empty.
-  void stop_if_diverged(int stage, const std::string& when, const std::string& why) const;
+  void stop_if_diverged(Stage stage, const std::string& when, const std::string& why) const;
   void write_samples(const std::string& name);
   // Keeps R as the selected recognizer when val_accuracy is a new best; returns whether it was.
   bool select_if_best(double val_accuracy, int64_t epoch, Position& at);
   void prepare_judge();
 
-  TrainConfig config_;
+  TrainConfig config_;  // validated
   Mode mode_;
   Device device_;
   FoldData data_;
@@ -137,17 +118,9 @@ class FoldTrainer {
   int64_t fold_;
   RunLog& log_;
   RandomStream init_rng_, sample_rng_;
-  std::shared_ptr<models::Encoder> E_;
-  std::shared_ptr<models::Decoder> G_;
-  std::shared_ptr<models::ImageDiscriminator> D_;
-  std::shared_ptr<models::LatentDiscriminator> Dz_;
-  std::shared_ptr<models::IdentityNet> Id_;
-  std::shared_ptr<models::Recognizer> R_;
-  std::shared_ptr<models::Recognizer> R_ema_;  // the average of R's weights (stage2.ema_decay > 0)
+  FoldModels models_;
   std::shared_ptr<models::Recognizer> judge_;  // frozen; set by prepare_judge()
-  std::shared_ptr<CenterBuffers> centers_;
   int64_t stop_after_ = -1, steps_run_ = 0;
-  std::unique_ptr<optim::Optimizer> opt_id_, opt_eg_, opt_d_, opt_dz_, opt_r_, opt_g_;
 };
 
 }  // namespace fer::train

@@ -178,7 +178,7 @@ TEST_CASE("data.augment_stages=recognizer augments stage 2's real batches only",
   auto stage_batches = [&](const TrainConfig& c) {
     FoldTrainer t(c, data, fresh_dir("augment_stages"), 0, quiet_log());
     std::vector<Tensor> out;
-    for (int stage : {0, 1, 2}) out.push_back(t.batch_of(data.train, rows, stage).images);
+    for (Stage stage : kStages) out.push_back(t.batch_of(data.train, rows, stage).images);
     return out;
   };
   config.data.augment_stages = "all";
@@ -190,9 +190,9 @@ TEST_CASE("data.augment_stages=recognizer augments stage 2's real batches only",
 
   config.data.augment_stages = "recognizer";
   FoldTrainer t(config, data, fresh_dir("augment_stages"), 0, quiet_log());
-  REQUIRE(!t.augments(0));
-  REQUIRE(!t.augments(1));
-  REQUIRE(t.augments(2));
+  REQUIRE(!t.augments(Stage::Identity));
+  REQUIRE(!t.augments(Stage::Fesgan));
+  REQUIRE(t.augments(Stage::Recognizer));
   const std::vector<Tensor> recognizer = stage_batches(config);
   REQUIRE_CLOSE(recognizer[0], raw, 0, 0);  // Id and FESGAN see the images unchanged
   REQUIRE_CLOSE(recognizer[1], raw, 0, 0);
