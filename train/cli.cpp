@@ -184,6 +184,7 @@ int cmd_train(const Parsed& p) {
   r.overwrite = p.has("--overwrite");
   if (r.resume && r.overwrite) throw Usage{"--resume and --overwrite exclude each other"};
   r.quiet = p.has("--quiet");
+  r.profile = p.has("--profile");
   install_interrupt_handler();
   const nlohmann::json summary = run_training(r);
   std::printf("%s: accuracy %.2f%% +- %.2f%% over %zu fold(s); report: %s/report.html\n", r.config.mode.c_str(),
@@ -486,6 +487,7 @@ const std::vector<Command>& commands() {
                           {"--out", "RUNDIR", "run folder (default runs/<mode>)"},
                           {"--resume", "", "continue the run in RUNDIR from its last checkpoint"},
                           {"--overwrite", "", "replace the files of an earlier run in RUNDIR (others are kept)"},
+                          {"--profile", "", "wall and CPU time per phase and per kernel: RUNDIR/profile.json, the report"},
                           {"--help-config", "", "list every config key with its default and help"}}),
        false, cmd_train},
       {"ablate", "--data DIR [options]",

@@ -1,5 +1,6 @@
 #include "train/protocol.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -11,7 +12,10 @@
 #include "data/split.h"
 #include "engine/files.h"
 #include "engine/kernel_selection.h"
+#include "engine/profiler.h"
+#include "kernels/runtime/device_memory.h"
 #include "kernels/runtime/runtime.h"
+#include "train/phases.h"
 #include "train/report.h"
 #include "train/trainer.h"
 
@@ -122,6 +126,74 @@ nlohmann::json summarize(const TrainConfig& config, const std::vector<nlohmann::
           {"pooled", total.to_json()}};
 }
 
+// The kernel profiler waits for the device at every dispatch, so that a kernel's time is its own.
+std::function<void()> device_synchronizer(Device device) {
+#ifdef FER_WITH_CUDA
+  if (device == Device::CUDA) return [] { cuda::device_synchronize(); };
+#endif
+#ifdef FER_WITH_CUDA_SIM
+  if (device == Device::CUDASim) return [] { cudasim::device_synchronize(); };
+#endif
+  (void)device;
+  return {};
+}
+
+nlohmann::json profile_json(const std::vector<phases::PhaseTime>& times, const std::vector<profiler::Row>& kernels) {
+  nlohmann::json j = {{"wall_seconds", 0.0}, {"cpu_seconds", 0.0}, {"phases", nlohmann::json::array()},
+                      {"kernels", nlohmann::json::array()}};
+  for (const phases::PhaseTime& t : times) {
+    j["wall_seconds"] = j["wall_seconds"].get<double>() + t.wall_seconds;
+    j["cpu_seconds"] = j["cpu_seconds"].get<double>() + t.cpu_seconds;
+    j["phases"].push_back(
+        {{"name", t.name}, {"wall_seconds", t.wall_seconds}, {"cpu_seconds", t.cpu_seconds}, {"entries", t.entries}});
+  }
+  for (const profiler::Row& r : kernels)
+    j["kernels"].push_back({{"op", r.op}, {"detail", r.detail}, {"calls", r.calls}, {"total_ms", r.total_ms}});
+  return j;
+}
+
+// The table printed at the end of a profiled run: phases by wall time, then the costliest kernels.
+std::string profile_text(const nlohmann::json& profile, const std::string& path) {
+  const double wall = profile.at("wall_seconds").get<double>();
+  std::vector<nlohmann::json> phases = profile.at("phases");
+  std::sort(phases.begin(), phases.end(), [](const nlohmann::json& a, const nlohmann::json& b) {
+    return a.at("wall_seconds").get<double>() > b.at("wall_seconds").get<double>();
+  });
+  char line[256];
+  std::snprintf(line, sizeof line, "profile: %.2f s wall, %.2f s CPU (%s)\n  %-18s %9s %7s %9s\n", wall,
+                profile.at("cpu_seconds").get<double>(), path.c_str(), "phase", "wall s", "share", "CPU s");
+  std::string text = line;
+  for (const nlohmann::json& p : phases) {
+    const double w = p.at("wall_seconds").get<double>();
+    std::snprintf(line, sizeof line, "  %-18s %9.2f %6.1f%% %9.2f\n", p.at("name").get<std::string>().c_str(), w,
+                  wall > 0 ? 100 * w / wall : 0.0, p.at("cpu_seconds").get<double>());
+    text += line;
+  }
+  const nlohmann::json& kernels = profile.at("kernels");
+  text += "  kernels, the costliest (all of them in profile.json):\n";
+  for (size_t i = 0; i < std::min<size_t>(10, kernels.size()); ++i) {
+    const nlohmann::json& k = kernels[i];
+    std::snprintf(line, sizeof line, "  %9.1f ms %8lld calls  %s %s\n", k.at("total_ms").get<double>(),
+                  static_cast<long long>(k.at("calls").get<int64_t>()), k.at("op").get<std::string>().c_str(),
+                  k.at("detail").get<std::string>().c_str());
+    text += line;
+  }
+  text.pop_back();
+  return text;
+}
+
+// Stops the clocks, writes profile.json, prints the table and writes the report again with it.
+void finish_profile(const std::string& out, RunLog& log) {
+  const std::vector<phases::PhaseTime> times = phases::stop();
+  const std::vector<profiler::Row> kernels = profiler::rows();
+  profiler::stop();
+  const nlohmann::json profile = profile_json(times, kernels);
+  const std::string path = (fs::path(out) / "profile.json").string();
+  write_json(path, profile);
+  log.message(profile_text(profile, path));
+  write_report(out);
+}
+
 }  // namespace
 
 void write_json(const std::string& file, const nlohmann::json& json) {
@@ -182,6 +254,14 @@ void check_device_usable(const std::string& device) {
 
 nlohmann::json run_training(const TrainRequest& request) {
   const auto started = std::chrono::steady_clock::now();
+  if (request.profile) phases::start();
+  struct ProfileOffOnError {  // a run that throws leaves neither clock running
+    ~ProfileOffOnError() {
+      if (!phases::enabled()) return;
+      phases::cancel();
+      profiler::stop();
+    }
+  } profile_off_on_error;
   const fs::path dir = request.out;
   const bool resuming = request.resume;
   if (resuming && !fs::exists(dir / "config.json"))
@@ -193,11 +273,15 @@ nlohmann::json run_training(const TrainRequest& request) {
   TrainConfig config = resuming ? load_run_config(request.out) : request.config;
   check_device_usable(config.device);
   select_kernels(parse_device(config.device), parse_kernel_choice(config.kernels));
+  if (request.profile) profiler::start(device_synchronizer(parse_device(config.device)));
   const int64_t orphans = remove_orphan_temporaries(request.out);
   if (orphans > 0 && !request.quiet)
     std::fprintf(stderr, "removed %lld temporary file(s) that an interrupted write left in %s\n",
                  static_cast<long long>(orphans), request.out.c_str());
-  const data::Dataset dataset = load_configured_dataset(config, request.data);
+  const data::Dataset dataset = [&] {
+    const phases::Phase phase("data loading");
+    return load_configured_dataset(config, request.data);
+  }();
   config.model.classes = static_cast<int64_t>(dataset.class_names.size());
   config.validate();
   const fs::path split_path = dir / "split.json";
@@ -207,7 +291,7 @@ nlohmann::json run_training(const TrainRequest& request) {
       << "protocol.kind " << config.protocol.kind << " uses the data's split column: pass --protocol kfold for k folds";
   require_validation(dataset, split, config);
   if (!resuming)  // --overwrite: no stale results of an earlier run (only what fer writes goes)
-    for (const char* ours : {"config.json", "split.json", "metrics.jsonl", "summary.json", "report.html",
+    for (const char* ours : {"config.json", "split.json", "metrics.jsonl", "summary.json", "report.html", "profile.json",
                              "folds", "checkpoints", "samples", "plots", "judge"})
       fs::remove_all(dir / ours);
   fs::create_directories(dir / "folds");
@@ -230,12 +314,18 @@ nlohmann::json run_training(const TrainRequest& request) {
       continue;
     }
     const data::Fold& fold = split.folds[static_cast<size_t>(f)];
-    FoldData data{make_image_set(dataset, fold.train), make_image_set(dataset, fold.val),
-                  make_image_set(dataset, fold.test), dataset.class_names};
+    FoldData data = [&] {
+      const phases::Phase phase("data loading");
+      return FoldData{make_image_set(dataset, fold.train), make_image_set(dataset, fold.val),
+                      make_image_set(dataset, fold.test), dataset.class_names};
+    }();
     log.message("[fold " + std::to_string(f) + "] " + std::to_string(data.train.size()) + " train, " +
                 std::to_string(data.val.size()) + " validation, " + std::to_string(data.test.size()) +
                 " test images; mode " + config.mode);
-    FoldTrainer trainer(config, std::move(data), request.out, f, log);
+    FoldTrainer trainer = [&] {
+      const phases::Phase phase("setup");  // the networks' initial weights, optimizers, folders
+      return FoldTrainer(config, std::move(data), request.out, f, log);
+    }();
     trainer.stop_after(request.stop_after_steps);
     const nlohmann::json result = fold_json(trainer.run(request.resume), dataset.class_names);
     write_json(fold_path.string(), result);
@@ -248,8 +338,12 @@ nlohmann::json run_training(const TrainRequest& request) {
   summary["data"] = data_info;
   summary["run_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   summary["resumed"] = resuming;
-  write_json((dir / "summary.json").string(), summary);
-  write_report(request.out);
+  {
+    const phases::Phase phase("report");
+    write_json((dir / "summary.json").string(), summary);
+    write_report(request.out);
+  }
+  if (request.profile) finish_profile(request.out, log);
   return summary;
 }
 

@@ -2,7 +2,7 @@
 // the data's own fixed split; model selection on a validation split of the training subjects
 // only, which must not be empty), trains each fold (train/trainer.h) and
 // writes the RUNDIR: config.json, split.json, metrics.jsonl, checkpoints/, samples/,
-// folds/fold<i>.json, summary.json, and the report (train/report.h).
+// folds/fold<i>.json, summary.json, the report (train/report.h), and with `profile` profile.json.
 #pragma once
 #include <nlohmann/json.hpp>
 #include <string>
@@ -21,6 +21,9 @@ struct TrainRequest {
   // and folders fer writes there are replaced (anything else in the folder is kept).
   bool overwrite = false;
   bool quiet = false;  // no progress lines
+  // Time per phase (train/phases.h) and per kernel (engine/profiler.h): RUNDIR/profile.json, a
+  // table at the end and a section of the report. On cuda every kernel then waits for the device.
+  bool profile = false;
   int64_t stop_after_steps = -1;  // stop as on Ctrl-C after this many steps (tests of --resume)
 };
 

@@ -5,6 +5,7 @@
 #include "engine/ops.h"
 #include "engine/ops/rdbp.h"
 #include "train/losses.h"
+#include "train/phases.h"
 #include "train/stages.h"
 
 namespace fer::train {
@@ -52,15 +53,24 @@ JointTerms joint_terms(FoldModels& m, const StepContext& context, const Batch& b
 
 LossValues joint_step(FoldModels& m, const StepContext& context, const Batch& batch) {
   const JointTerms t = joint_terms(m, context, batch);
-  m.opt_R->zero_grad();
-  if (m.opt_G) m.opt_G->zero_grad();
-  t.total.backward();
-  m.opt_R->step();
+  {
+    const phases::Phase phase("optimizer");
+    m.opt_R->zero_grad();
+    if (m.opt_G) m.opt_G->zero_grad();
+  }
+  {
+    const phases::Phase phase("backward");
+    t.total.backward();
+  }
+  {
+    const phases::Phase phase("optimizer");
+    m.opt_R->step();
+    if (m.opt_G) m.opt_G->step();
+  }
   LossValues out = {{"total", t.total.item()}, {"ce_real", t.ce_real.item()}};
   if (t.ce_synth.defined()) out.push_back({"ce_synth", t.ce_synth.item()});
   if (t.intra.defined()) out.push_back({"intra", t.intra.item()});
   if (!is_joint(context.mode)) return out;
-  m.opt_G->step();
   // D_img keeps training as in stage 1, against the faces G produced for this step.
   const models::DiscriminatorOutput d_real = m.D->run(batch.images), d_fake = m.D->run(t.synthetic.detach());
   const Tensor loss_d = hinge_discriminator(d_real.adversarial, d_fake.adversarial) +

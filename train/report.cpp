@@ -341,6 +341,34 @@ std::string samples_html(const fs::path& run, const std::string& title_prefix, c
   return h.str();
 }
 
+// `fer train --profile`'s profile.json as tables: phases by wall time, the 15 costliest kernels.
+std::string profile_html(const fs::path& path) {
+  if (!fs::exists(path)) return "";
+  const nlohmann::json profile = nlohmann::json::parse(read_file(path));
+  const double wall = profile.at("wall_seconds").get<double>();
+  std::vector<nlohmann::json> phases = profile.at("phases");
+  std::sort(phases.begin(), phases.end(), [](const nlohmann::json& a, const nlohmann::json& b) {
+    return a.at("wall_seconds").get<double>() > b.at("wall_seconds").get<double>();
+  });
+  std::ostringstream h;
+  h << "<h2>Where the time went (--profile)</h2>\n<p>" << duration_text(wall) << " of wall time, "
+    << duration_text(profile.at("cpu_seconds").get<double>()) << " of CPU time (all threads). Each phase's "
+    << "own time, without the phases inside it; profile.json holds every number.</p>\n"
+    << "<table><tr><th>phase</th><th>wall s</th><th>share</th><th>CPU s</th><th>entered</th></tr>";
+  for (const nlohmann::json& p : phases)
+    h << "<tr><td>" << p.at("name").get<std::string>() << "</td><td>" << fixed(p.at("wall_seconds").get<double>())
+      << "</td><td>" << fixed(wall > 0 ? 100 * p.at("wall_seconds").get<double>() / wall : 0, 1) << "%</td><td>"
+      << fixed(p.at("cpu_seconds").get<double>()) << "</td><td>" << p.at("entries") << "</td></tr>";
+  h << "</table>\n<table><tr><th>kernel</th><th>shape</th><th>calls</th><th>ms in all</th></tr>";
+  const nlohmann::json& kernels = profile.at("kernels");
+  for (size_t i = 0; i < std::min<size_t>(15, kernels.size()); ++i)
+    h << "<tr><td>" << kernels[i].at("op").get<std::string>() << "</td><td>"
+      << html_text(kernels[i].at("detail").get<std::string>()) << "</td><td>" << kernels[i].at("calls")
+      << "</td><td>" << fixed(kernels[i].at("total_ms").get<double>(), 1) << "</td></tr>";
+  h << "</table>\n";
+  return h.str();
+}
+
 }  // namespace
 
 void write_report(const std::string& run_dir) {
@@ -368,7 +396,7 @@ void write_report(const std::string& run_dir) {
   h << "\n<h2>Training curves</h2>\n" << curves << "\n<h2>Samples (last epoch of each stage)</h2>\n"
     << "<p>Rows: a validation face x, its reconstruction x_rec, then x_hat for each expression (the columns); "
     << "the lower rows show new identities from the prior, x_pf, for each expression.</p>\n"
-    << samples_html(dir, "", classes) << "<h2>Configuration</h2><pre>" << config.dump(2) << "</pre></body></html>\n";
+    << samples_html(dir, "", classes) << profile_html(dir / "profile.json") << "<h2>Configuration</h2><pre>" << config.dump(2) << "</pre></body></html>\n";
   write_file_atomically((dir / "report.html").string(), h.str());
 }
 

@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "engine/ops.h"
+#include "train/phases.h"
 
 namespace fer::train {
 
@@ -37,8 +38,15 @@ Stage stage_of_key(const std::string& key) {
 }
 
 void step_on(optim::Optimizer& optimizer, const Tensor& loss) {
-  optimizer.zero_grad();
-  loss.backward();
+  {
+    const phases::Phase phase("optimizer");
+    optimizer.zero_grad();
+  }
+  {
+    const phases::Phase phase("backward");
+    loss.backward();
+  }
+  const phases::Phase phase("optimizer");
   optimizer.step();
 }
 

@@ -55,7 +55,8 @@ LossValues fesgan_step(FoldModels& models, const StepContext& context, const Bat
 JointTerms joint_terms(FoldModels& models, const StepContext& context, const Batch& batch);
 LossValues joint_step(FoldModels& models, const StepContext& context, const Batch& batch);
 
-// Shared by the steps: zero_grad, backward of loss, step.
+// Shared by the steps: zero_grad, backward of loss, step (timed as the phases "optimizer" and
+// "backward", train/phases.h).
 void step_on(optim::Optimizer& optimizer, const Tensor& loss);
 // n labels drawn uniformly from [0, classes).
 Tensor random_labels(int64_t n, int64_t classes, RandomStream& rng, Device device);

@@ -8,6 +8,7 @@
 #include "engine/optim/average.h"
 #include "engine/optim/optimizer.h"
 #include "train/divergence.h"
+#include "train/phases.h"
 #include "train/samples.h"
 
 namespace fer::train {
@@ -77,6 +78,7 @@ FoldTrainer::FoldTrainer(const TrainConfig& config, FoldData data, std::string d
       init_rng_(static_cast<uint64_t>(config_.seed) * 1000003u + static_cast<uint64_t>(fold)),
       sample_rng_(static_cast<uint64_t>(config_.seed) * 7919u + static_cast<uint64_t>(fold) + 1),
       models_(config_, data_.train.num_subjects, init_rng_, device_) {
+  const phases::Phase phase("checkpoints");
   if (models_.Id && !config_.stage0.checkpoint.empty())
     load_checkpoint(config_.stage0.checkpoint, {{{"Id", models_.Id.get()}}, {}, {}}, context_);
   fs::create_directories(fs::path(dir_) / "checkpoints");
@@ -108,6 +110,7 @@ bool FoldTrainer::augments(Stage stage) const {
 // The augmentation key comes from sample_rng_, so a resumed run draws the same transforms. A
 // stage that does not augment draws no key: which draws happen depends on the config alone.
 Batch FoldTrainer::batch_of(const ImageSet& set, const std::vector<int64_t>& rows, Stage stage) {
+  const phases::Phase phase("batches");
   if (!augments(stage)) return make_batch(set, rows, device_);
   const DataConfig& d = config_.data;
   BatchAugmentation a;
@@ -122,6 +125,7 @@ Batch FoldTrainer::batch_of(const ImageSet& set, const std::vector<int64_t>& row
 }
 
 LossValues FoldTrainer::step(Stage stage, const Batch& batch) {
+  const phases::Phase phase("forward");
   if (stage == Stage::Identity) return identity_step(batch);
   if (stage == Stage::Fesgan) return fesgan_step(batch);
   return joint_step(batch);
@@ -148,12 +152,14 @@ Confusion evaluate_recognizer(models::Recognizer& R, const ImageSet& set, int64_
 }
 
 Confusion FoldTrainer::evaluate(const ImageSet& set) {
+  const phases::Phase phase("evaluation");
   return evaluate_recognizer(evaluated_recognizer(), set, config_.model.classes, device_);
 }
 
 // Rows of [x, x_rec, x_hat for each expression] for a few validation faces, then rows of
 // [blank, blank, x_pf for each expression] for fixed prior identities.
 void FoldTrainer::write_samples(const std::string& name) {
+  const phases::Phase phase("samples");
   const int64_t K = config_.model.classes;
   const ImageSet& source = data_.val.size() > 0 ? data_.val : data_.train;
   const int64_t ids = std::min<int64_t>(config_.sample_identities, source.size());
@@ -189,6 +195,7 @@ void FoldTrainer::write_samples(const std::string& name) {
 // The judge: the given checkpoint, or a baseline run of this fold's real data in DIR/judge/
 // (resumed like any run when it was interrupted).
 void FoldTrainer::prepare_judge() {
+  const phases::Phase phase("judge");  // its training's steps count as their own phases
   std::string path = config_.judge.checkpoint;
   if (path.empty()) {
     TrainConfig c = config_;
@@ -212,6 +219,7 @@ void FoldTrainer::prepare_judge() {
 }
 
 SynthesisScores FoldTrainer::score_generator() {
+  const phases::Phase phase("judge");
   FER_CHECK(judge_) << "score_generator: no judge (prepare_judge has not run)";
   models_.E->eval();
   models_.G->eval();
@@ -234,6 +242,7 @@ bool FoldTrainer::select_if_best(double val_accuracy, int64_t epoch, Position& a
   if (val_accuracy <= at.best_val) return false;  // ties keep the earlier epoch
   at.best_val = val_accuracy;
   at.best_epoch = epoch;
+  const phases::Phase phase("checkpoints");
   save_checkpoint(best_recognizer_path(), {{{"R", &evaluated_recognizer()}}, {}, {}}, {0, epoch, context_, {}});
   return true;
 }
@@ -261,6 +270,7 @@ nlohmann::json FoldTrainer::end_epoch(Stage stage, int64_t epoch, Position& at) 
 // ---- the loop --------------------------------------------------------------------------------
 
 void FoldTrainer::save(const Position& at) {
+  const phases::Phase phase("checkpoints");
   TrainingProgress progress;
   progress.epoch = at.epoch;
   progress.step = at.step;
@@ -301,8 +311,10 @@ void FoldTrainer::run_stage(Stage stage, const ImageSet& set, Position& at) {
         save(at);
         throw Interrupted{checkpoint_path()};
       }
-      const LossValues losses = step(stage, batch_of(set, batches[static_cast<size_t>(at.step)], stage));
+      const Batch batch = batch_of(set, batches[static_cast<size_t>(at.step)], stage);
+      const LossValues losses = step(stage, batch);
       if (stage == Stage::Recognizer && models_.R_ema) {
+        const phases::Phase phase("optimizer");
         const int64_t update = at.epoch * steps_per_epoch + at.step;
         optim::update_average(*models_.R_ema, *models_.R, optim::warmed_up_decay(config_.stage2.ema_decay, update));
       }
@@ -316,8 +328,12 @@ void FoldTrainer::run_stage(Stage stage, const ImageSet& set, Position& at) {
       const int64_t total = (epochs - at.epoch) * steps_per_epoch - at.step - 1 + steps_done;
       log_.progress(where, steps_done, total, images, losses, false);
     }
-    for (const auto& [name, module] : objects().modules)
-      stop_if_diverged(stage, "end of epoch " + std::to_string(at.epoch + 1), DivergenceWatch::check_weights(name, *module));
+    {
+      const phases::Phase phase("divergence checks");
+      for (const auto& [name, module] : objects().modules)
+        stop_if_diverged(stage, "end of epoch " + std::to_string(at.epoch + 1),
+                         DivergenceWatch::check_weights(name, *module));
+    }
     nlohmann::json record = end_epoch(stage, at.epoch, at);
     log_.write(record);
     log_.message(where + ": " + epoch_summary(record));
@@ -344,7 +360,10 @@ FoldResult FoldTrainer::run(bool resume) {
   Position at;
   if (resume) {
     const bool saved = fs::exists(checkpoint_path());
-    if (saved) at = Position::from_json(load_checkpoint(checkpoint_path(), objects(), context_).extra);
+    if (saved) {
+      const phases::Phase phase("checkpoints");
+      at = Position::from_json(load_checkpoint(checkpoint_path(), objects(), context_).extra);
+    }
     drop_records_after(at);
     if (saved)
       log_.message("[fold " + std::to_string(fold_) + "] resuming from " + checkpoint_path() + " at " +
@@ -368,6 +387,7 @@ FoldResult FoldTrainer::run(bool resume) {
   }
   save(at);
   if (uses_generator()) {  // what `fer generate` loads
+    const phases::Phase phase("checkpoints");
     const fs::path path = fs::path(dir_) / "checkpoints" / ("fold" + std::to_string(fold_) + "_EG.safetensors");
     save_checkpoint(path.string(), {{{"E", models_.E.get()}, {"G", models_.G.get()}}, {}, {}}, {0, 0, context_, {}});
   }
@@ -376,8 +396,10 @@ FoldResult FoldTrainer::run(bool resume) {
   result.fold = fold_;
   result.best_val_accuracy = at.best_val;
   result.best_epoch = at.best_epoch;
-  if (fs::exists(best_recognizer_path()))
+  if (fs::exists(best_recognizer_path())) {
+    const phases::Phase phase("checkpoints");
     load_checkpoint(best_recognizer_path(), {{{"R", &evaluated_recognizer()}}, {}, {}}, context_);
+  }
   result.test = evaluate(data_.test);
   return result;
 }

@@ -1,11 +1,14 @@
 // What a person reads: the errors the command line prints (words only; the failed C++ check and
 // its source line with --debug), classify on a folder, and report.html (the labelled confusion
 // heat map, the sample grids' column names, whole-number epoch ticks, a one-epoch stage drawn as
-// a point, the data's size, the run time).
+// a point, the data's size, the run time), and --profile's phases and kernels.
 #include <catch2/catch.hpp>
 
+#include <chrono>
+#include <cmath>
 #include <fstream>
 #include <regex>
+#include <set>
 #include <sstream>
 
 #include "tests/method/tiny.h"
@@ -164,4 +167,48 @@ TEST_CASE("the report labels the confusion heat map and the sample grids and giv
   for (const std::string& t : ticks) REQUIRE(t == "1");  // every stage has one epoch
   REQUIRE(count_of(curves, "<svg") > 0);
   REQUIRE(count_of(curves, "<svg") <= count_of(curves, "<circle"));  // each plot shows its point
+}
+
+TEST_CASE("fer train with profile: the phases of a run add up to its wall time, and the report shows them", "[cpu]") {
+  TrainRequest r = tiny_request("joint-rdbp", "profile");
+  r.config.stage0.epochs = 1;
+  r.config.stage1.epochs = 1;
+  r.config.stage2.epochs = 2;
+  r.profile = true;
+  const auto started = std::chrono::steady_clock::now();
+  run_training(r);
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+
+  const nlohmann::json profile = nlohmann::json::parse(read_text(r.out + "/profile.json"));
+  double phase_sum = 0, other = 0;
+  std::set<std::string> names;
+  for (const nlohmann::json& p : profile.at("phases")) {
+    const double w = p.at("wall_seconds").get<double>();
+    REQUIRE(w >= 0);
+    REQUIRE(p.at("cpu_seconds").get<double>() >= 0);
+    phase_sum += w;
+    names.insert(p.at("name").get<std::string>());
+    if (p.at("name") == "other") other = w;
+  }
+  INFO("wall " << wall << " s, phases " << phase_sum << " s, other " << other << " s");
+  REQUIRE(std::abs(phase_sum - wall) <= 0.05 * wall);
+  REQUIRE(profile.at("wall_seconds").get<double>() == Approx(phase_sum));
+  for (const char* expected : {"data loading", "setup", "batches", "forward", "backward", "optimizer", "evaluation",
+                               "judge", "samples", "checkpoints", "report", "divergence checks", "other"})
+    REQUIRE(names.count(expected) == 1);
+  REQUIRE(!profile.at("kernels").empty());
+  REQUIRE(profile.at("kernels")[0].at("calls").get<int64_t>() > 0);
+
+  const std::string html = read_text(r.out + "/report.html");
+  const std::string part = section(html, "<h2>Where the time went", "<h2>");
+  REQUIRE(part.find("<td>backward</td>") != std::string::npos);
+  REQUIRE(part.find("conv2d_forward") != std::string::npos);
+}
+
+TEST_CASE("a run without --profile has no profile.json and no profile section", "[cpu]") {
+  TrainRequest plain = tiny_request("baseline", "profile_off");
+  plain.config.stage2.epochs = 1;
+  run_training(plain);
+  REQUIRE(!fs::exists(plain.out + "/profile.json"));
+  REQUIRE(read_text(plain.out + "/report.html").find("Where the time went") == std::string::npos);
 }
