@@ -60,7 +60,9 @@ archs=${archs:-90}
 
 # ---- configure and build -------------------------------------------------------------------
 # Dependencies the machine lacks come from the unpacked .gpu_deps (see --fetch-deps).
-cmake_args=(-G Ninja -DCMAKE_BUILD_TYPE=Release -DFER_WERROR=ON -DFER_WITH_CUDA=ON
+# No -Werror: the lent machine's host compiler may warn where this project's g++ does not, and a
+# warning must not cost the run.
+cmake_args=(-G Ninja -DCMAKE_BUILD_TYPE=Release -DFER_WERROR=OFF -DFER_WITH_CUDA=ON
             -DFER_WITH_CUDA_SIM=OFF "-DFER_CUDA_ARCHS=$archs")
 ld_path=${LD_LIBRARY_PATH:-}
 if [[ -d $deps/usr ]]; then
@@ -156,7 +158,10 @@ else
   note "- skipped: no $build/fer"
 fi
 if command -v compute-sanitizer >/dev/null; then
-  run_phase memcheck "$t_memcheck" compute-sanitizer --tool memcheck --error-exitcode 1 --print-limit 20
+  # The allocator's cache off: exact block sizes, so memcheck sees a write past a tensor that the
+  # cache's rounding would hide (kernels/runtime/device_memory.h).
+  run_phase memcheck "$t_memcheck" env FER_ALLOC_NO_CACHE=1 compute-sanitizer --tool memcheck --error-exitcode 1 \
+    --print-limit 20
   run_phase racecheck "$t_racecheck" compute-sanitizer --tool racecheck --racecheck-report analysis \
     --error-exitcode 1 --print-limit 20
 else
