@@ -379,7 +379,7 @@ int cmd_classify(const Parsed& p) {
 // ---- demo / info -----------------------------------------------------------------------------
 
 // `fer demo`: the chosen recipe (docs/method.md) on rendered faces, sized so that baseline and
-// joint-rdbp over every fold train in about 6 minutes on 2 CPU cores; docs/method.md lists the
+// joint-rdbp over every fold train in 6-9 minutes on 2 CPU cores (AMD EPYC, Intel Xeon); docs/method.md lists the
 // measured time and the ablation that chose these values.
 constexpr int kDemoSubjects = 24, kDemoPerClass = 4;
 
@@ -523,7 +523,7 @@ const std::vector<Command>& commands() {
        true, cmd_classify},
       {"demo", "[--out DIR]",
        "Renders the synthetic faces and runs `fer ablate` on baseline and joint-rdbp over 5 folds with a\n"
-       "small configuration (about 6 minutes on 2 CPU cores); prints the comparison with the paired\n"
+       "small configuration (6-9 minutes on 2 CPU cores); prints the comparison with the paired\n"
        "difference and its 95% intervals, and where the report and the sample grids are.",
        {{"--out", "DIR", "output folder (default runs/demo)"},
         {"--resume", "", "continue an interrupted demo (also done when DIR holds one)"},
