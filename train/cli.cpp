@@ -379,8 +379,8 @@ int cmd_classify(const Parsed& p) {
 // ---- demo / info -----------------------------------------------------------------------------
 
 // `fer demo`: the chosen recipe (docs/method.md) on rendered faces, sized so that baseline and
-// joint-rdbp over every fold train in 6-9 minutes on 2 CPU cores (AMD EPYC, Intel Xeon); docs/method.md lists the
-// measured time and the ablation that chose these values.
+// joint-rdbp over every fold train in 6-9 minutes on 2 CPU cores (AMD EPYC, Intel Xeon);
+// docs/method.md lists the measured time and the ablation that chose these values.
 constexpr int kDemoSubjects = 24, kDemoPerClass = 4;
 
 TrainConfig demo_config() {
