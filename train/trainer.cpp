@@ -176,7 +176,8 @@ void FoldTrainer::write_samples(const std::string& name) {
   const std::vector<data::Image> pf = to_images(expression_sweep(*models_.G, prior, K));
   models_.E->train();
   models_.G->train();
-  const data::Image blank(x[0].width, x[0].height, x[0].channels);
+  data::Image blank(x[0].width, x[0].height, x[0].channels);
+  std::fill(blank.pixels.begin(), blank.pixels.end(), uint8_t{255});  // the grid's background: reads as empty
   std::vector<data::Image> grid;
   for (int64_t r = 0; r < ids; ++r) {
     grid.push_back(x[static_cast<size_t>(r)]);
