@@ -100,7 +100,7 @@ int class_count(const std::vector<int>& labels) {
 }
 
 void check_options(const SplitOptions& o) {
-  FER_CHECK(o.val_fraction >= 0 && o.val_fraction < 1) << "split: val_fraction must be in [0, 1), got " << o.val_fraction;
+  FER_CHECK(o.val_fraction >= 0 && o.val_fraction < 1) << "protocol.val_fraction must be in [0, 1), got " << o.val_fraction;
 }
 
 // "a.png (line 3)", or "line 3" for FER2013 rows, or the path alone: one sample, for a person.
@@ -210,13 +210,14 @@ void save_split(const std::string& path, const Split& split) {
 
 Split load_split(const std::string& path, int64_t expected_samples) {
   std::ifstream in(path);
-  FER_CHECK(in) << "load_split: cannot open " << path;
+  FER_CHECK(in) << "split file " << path << ": cannot open it";
   Split split;
   try {
     const nlohmann::json j = nlohmann::json::parse(in);
-    FER_CHECK(j.at("format") == "fer-kfold-split-1") << "load_split: " << path << " is not a fer k-fold split";
+    FER_CHECK(j.at("format") == "fer-kfold-split-1")
+        << "split file " << path << ": not a fer split (its format field is not fer-kfold-split-1)";
     const std::string kind = j.value("kind", "kfold");
-    FER_CHECK(kind == "kfold" || kind == "fixed") << "load_split: " << path << ": kind '" << kind << "' is not kfold or fixed";
+    FER_CHECK(kind == "kfold" || kind == "fixed") << "split file " << path << ": kind '" << kind << "' is not kfold or fixed";
     split.kind = kind == "fixed" ? SplitKind::Fixed : SplitKind::KFold;
     split.options.folds = j.at("folds").get<int>();
     split.options.val_fraction = j.at("val_fraction").get<double>();
@@ -226,16 +227,16 @@ Split load_split(const std::string& path, int64_t expected_samples) {
       split.folds.push_back(Fold{f.at("train").get<std::vector<int64_t>>(), f.at("val").get<std::vector<int64_t>>(),
                                  f.at("test").get<std::vector<int64_t>>()});
   } catch (const nlohmann::json::exception& e) {
-    FER_THROW() << "load_split: " << path << ": " << e.what();
+    FER_THROW() << "split file " << path << ": " << e.what();
   }
   FER_CHECK(static_cast<int>(split.folds.size()) == split.options.folds)
-      << "load_split: " << path << ": " << split.folds.size() << " folds listed, " << split.options.folds << " declared";
+      << "split file " << path << ": " << split.folds.size() << " folds listed, " << split.options.folds << " declared";
   for (const Fold& f : split.folds)
     for (const std::vector<int64_t>* part : {&f.train, &f.val, &f.test})
       for (int64_t i : *part)
-        FER_CHECK(i >= 0 && i < split.num_samples) << "load_split: " << path << ": sample index " << i << " outside [0, " << split.num_samples << ")";
+        FER_CHECK(i >= 0 && i < split.num_samples) << "split file " << path << ": sample index " << i << " outside [0, " << split.num_samples << ")";
   FER_CHECK(expected_samples < 0 || expected_samples == split.num_samples)
-      << "load_split: " << path << " was made for " << split.num_samples << " samples, the dataset has " << expected_samples;
+      << "split file " << path << " was made for " << split.num_samples << " samples, the dataset has " << expected_samples;
   return split;
 }
 
