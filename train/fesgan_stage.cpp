@@ -23,9 +23,9 @@ LossValues fesgan_step(FoldModels& m, const StepContext& context, const Batch& b
   const models::DiscriminatorOutput d_real = m.D->run(x), d_fake = m.D->run(fakes.detach());
   const Tensor loss_d = hinge_discriminator(d_real.adversarial, d_fake.adversarial) +
                         c.w_cls * cross_entropy(d_real.classes, y);
-  step_on(*m.opt_D, loss_d);
+  step_on({m.opt_D.get()}, loss_d);
   const Tensor loss_dz = logistic(m.Dz->forward(prior), 1) + logistic(m.Dz->forward(z.detach()), 0);
-  step_on(*m.opt_Dz, loss_dz);
+  step_on({m.opt_Dz.get()}, loss_dz);
 
   // E and G through the updated, frozen discriminators.
   m.D->set_requires_grad(false);
@@ -48,7 +48,7 @@ LossValues fesgan_step(FoldModels& m, const StepContext& context, const Batch& b
   }
   m.D->set_requires_grad(true);
   m.Dz->set_requires_grad(true);
-  step_on(*m.opt_EG, loss_g);
+  step_on({m.opt_EG.get()}, loss_g);
 
   LossValues out = {{"g_total", loss_g.item()}, {"d", loss_d.item()}, {"dz", loss_dz.item()}, {"g_adv", adv.item()},
                     {"g_cls", cls.item()}, {"rec", rec.item()}, {"latent", latent.item()}};

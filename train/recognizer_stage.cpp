@@ -5,7 +5,6 @@
 #include "engine/ops.h"
 #include "engine/ops/rdbp.h"
 #include "train/losses.h"
-#include "train/phases.h"
 #include "train/stages.h"
 
 namespace fer::train {
@@ -53,20 +52,7 @@ JointTerms joint_terms(FoldModels& m, const StepContext& context, const Batch& b
 
 LossValues joint_step(FoldModels& m, const StepContext& context, const Batch& batch) {
   const JointTerms t = joint_terms(m, context, batch);
-  {
-    const phases::Phase phase("optimizer");
-    m.opt_R->zero_grad();
-    if (m.opt_G) m.opt_G->zero_grad();
-  }
-  {
-    const phases::Phase phase("backward");
-    t.total.backward();
-  }
-  {
-    const phases::Phase phase("optimizer");
-    m.opt_R->step();
-    if (m.opt_G) m.opt_G->step();
-  }
+  step_on({m.opt_R.get(), m.opt_G.get()}, t.total);  // opt_G: the joint modes only
   LossValues out = {{"total", t.total.item()}, {"ce_real", t.ce_real.item()}};
   if (t.ce_synth.defined()) out.push_back({"ce_synth", t.ce_synth.item()});
   if (t.intra.defined()) out.push_back({"intra", t.intra.item()});
@@ -75,7 +61,7 @@ LossValues joint_step(FoldModels& m, const StepContext& context, const Batch& ba
   const models::DiscriminatorOutput d_real = m.D->run(batch.images), d_fake = m.D->run(t.synthetic.detach());
   const Tensor loss_d = hinge_discriminator(d_real.adversarial, d_fake.adversarial) +
                         context.config.stage1.w_cls * cross_entropy(d_real.classes, batch.labels);
-  step_on(*m.opt_D, loss_d);
+  step_on({m.opt_D.get()}, loss_d);
   out.push_back({"g_adv", t.g_adv.item()});
   out.push_back({"g_cls", t.g_cls.item()});
   out.push_back({"d", loss_d.item()});

@@ -8,6 +8,7 @@
 // runs the epochs around them.
 #pragma once
 #include <cstdint>
+#include <initializer_list>
 
 #include "engine/random.h"
 #include "train/config.h"
@@ -30,6 +31,10 @@ struct StageSettings {
   std::string learning_rates;  // "stage2.lr = 0.001, stage2.g_lr = 0.0002", for error messages
 };
 StageSettings stage_settings(const TrainConfig& config, Stage stage);
+// "stage0", "stage1", "stage2" (not Stage::Done).
+const char* stage_key(Stage stage);
+// The stage after `stage`, Stage::Done after the last.
+Stage next_stage(Stage stage);
 // The stage whose key is `key`; Stage::Done for anything else.
 Stage stage_of_key(const std::string& key);
 
@@ -55,9 +60,10 @@ LossValues fesgan_step(FoldModels& models, const StepContext& context, const Bat
 JointTerms joint_terms(FoldModels& models, const StepContext& context, const Batch& batch);
 LossValues joint_step(FoldModels& models, const StepContext& context, const Batch& batch);
 
-// Shared by the steps: zero_grad, backward of loss, step (timed as the phases "optimizer" and
-// "backward", train/phases.h).
-void step_on(optim::Optimizer& optimizer, const Tensor& loss);
+// Shared by the steps: zero_grad of every optimizer, one backward of loss, then each optimizer's
+// step in order; null optimizers are skipped (timed as the phases "optimizer" and "backward",
+// train/phases.h).
+void step_on(std::initializer_list<optim::Optimizer*> optimizers, const Tensor& loss);
 // n labels drawn uniformly from [0, classes).
 Tensor random_labels(int64_t n, int64_t classes, RandomStream& rng, Device device);
 

@@ -249,7 +249,7 @@ bool FoldTrainer::select_if_best(double val_accuracy, int64_t epoch, Position& a
 }
 
 nlohmann::json FoldTrainer::end_epoch(Stage stage, int64_t epoch, Position& at) {
-  const char* key = stage_settings(config_, stage).key;
+  const char* key = stage_key(stage);
   nlohmann::json record = {{"fold", fold_}, {"stage", key}, {"epoch", epoch}};
   for (const auto& [name, sum] : at.loss_sums)
     record["loss"][name] = sum / static_cast<double>(std::max<int64_t>(1, at.loss_steps));
@@ -382,8 +382,8 @@ FoldResult FoldTrainer::run(bool resume) {
     if (stage == Stage::Identity) return models_.Id && !loaded_identity;
     return stage == Stage::Recognizer || uses_generator();
   };
-  for (; at.stage != Stage::Done; at.stage = static_cast<Stage>(static_cast<int>(at.stage) + 1), at.epoch = 0,
-                                  at.step = 0, at.loss_sums.clear(), at.loss_steps = 0) {
+  for (; at.stage != Stage::Done; at.stage = next_stage(at.stage), at.epoch = 0, at.step = 0, at.loss_sums.clear(),
+                                  at.loss_steps = 0) {
     if (needed(at.stage)) run_stage(at.stage, data_.train, at);
   }
   save(at);

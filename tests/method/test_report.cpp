@@ -192,6 +192,7 @@ TEST_CASE("fer train with profile: the phases of a run add up to its wall time, 
   }
   INFO("wall " << wall << " s, phases " << phase_sum << " s, other " << other << " s");
   REQUIRE(std::abs(phase_sum - wall) <= 0.05 * wall);
+  REQUIRE(other <= 0.05 * wall);  // the named phases cover the run
   REQUIRE(profile.at("wall_seconds").get<double>() == Approx(phase_sum));
   for (const char* expected : {"data loading", "setup", "batches", "forward", "backward", "optimizer", "evaluation",
                                "judge", "samples", "checkpoints", "report", "divergence checks", "other"})
